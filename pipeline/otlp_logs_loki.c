@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +91,22 @@ static int sb_put(struct sbuf *sb, const void *s, size_t n)
 
 static int sb_puts(struct sbuf *sb, const char *s) { return sb_put(sb, s, strlen(s)); }
 static int sb_putc(struct sbuf *sb, char c) { return sb_put(sb, &c, 1); }
+
+/* Decimal text of v into buf (>= 21 bytes), without printf: it runs several times per record. */
+static size_t fmt_i64(char *buf, int64_t v)
+{
+	char tmp[24];
+	size_t n = 0, o = 0;
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	do
+		tmp[n++] = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		buf[o++] = '-';
+	while (n)
+		buf[o++] = tmp[--n];
+	return o;
+}
 
 /* ---- UTF-8 and names ---- */
 
@@ -318,8 +333,7 @@ static int json_value(struct sbuf *sb, const AnyValue *v)
 	case V(BOOL_VALUE):
 		return sb_puts(sb, v->bool_value ? "true" : "false");
 	case V(INT_VALUE):
-		snprintf(num, sizeof(num), "%" PRId64, v->int_value);
-		return sb_puts(sb, num);
+		return sb_put(sb, num, fmt_i64(num, v->int_value));
 	case V(DOUBLE_VALUE):
 		return isfinite(v->double_value) ? put_go_float(sb, v->double_value) : -EDOM;
 	case V(BYTES_VALUE):
@@ -464,18 +478,13 @@ static int flatten_all(struct conv *cv, struct arena *a, struct kvlist *l, KeyVa
 	return 0;
 }
 
-/* Appends name = printf(fmt, …) with the value kept in a. */
-static int add_fmt(struct kvlist *l, struct arena *a, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int add_fmt(struct kvlist *l, struct arena *a, const char *name, const char *fmt, ...)
+/* Appends name = the decimal v, the text kept in a. */
+static int add_int(struct kvlist *l, struct arena *a, const char *name, int64_t v)
 {
-	char buf[64];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	const char *v = keep(a, buf, (size_t)n);
-	return v ? kvlist_add(l, name, strlen(name), v, (size_t)n) : -ENOMEM;
+	char buf[24];
+	size_t n = fmt_i64(buf, v);
+	const char *text = keep(a, buf, n);
+	return text ? kvlist_add(l, name, strlen(name), text, n) : -ENOMEM;
 }
 
 static int add_hex(struct kvlist *l, struct arena *a, const char *name, ProtobufCBinaryData id, size_t want)
@@ -488,8 +497,12 @@ static int add_hex(struct kvlist *l, struct arena *a, const char *name, Protobuf
 	char *hex = arena_alloc_bytes(a, 2 * want + 1);
 	if (!hex)
 		return -ENOMEM;
-	for (size_t i = 0; i < want; i++)
-		snprintf(hex + 2 * i, 3, "%02x", id.data[i]);
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < want; i++) {
+		hex[2 * i] = digits[id.data[i] >> 4];
+		hex[2 * i + 1] = digits[id.data[i] & 15];
+	}
+	hex[2 * want] = '\0';
 	return kvlist_add(l, name, strlen(name), hex, 2 * want);
 }
 
@@ -512,15 +525,15 @@ static int record_metadata(struct conv *cv, const LogRecord *lr)
 	struct kvlist *l = &cv->rec_md;
 	int rc = flatten_all(cv, a, l, lr->attributes, lr->n_attributes);
 	if (!rc && lr->time_unix_nano && lr->observed_time_unix_nano)
-		rc = add_fmt(l, a, "observed_timestamp", "%" PRId64, (int64_t)lr->observed_time_unix_nano);
+		rc = add_int(l, a, "observed_timestamp", (int64_t)lr->observed_time_unix_nano);
 	if (!rc && lr->severity_number)
-		rc = add_fmt(l, a, "severity_number", "%d", (int)lr->severity_number);
+		rc = add_int(l, a, "severity_number", (int)lr->severity_number);
 	if (!rc && lr->severity_text && lr->severity_text[0])
 		rc = kvlist_add(l, "severity_text", 13, lr->severity_text, strlen(lr->severity_text));
 	if (!rc && lr->dropped_attributes_count)
-		rc = add_fmt(l, a, "dropped_attributes_count", "%" PRIu32, lr->dropped_attributes_count);
+		rc = add_int(l, a, "dropped_attributes_count", lr->dropped_attributes_count);
 	if (!rc && lr->flags)
-		rc = add_fmt(l, a, "flags", "%" PRIu32, lr->flags);
+		rc = add_int(l, a, "flags", lr->flags);
 	if (!rc)
 		rc = add_hex(l, a, "trace_id", lr->trace_id, 16);
 	if (!rc)
@@ -575,7 +588,7 @@ static int convert_scope(struct conv *cv, const ScopeLogs *sl, const struct labe
 		if (!rc && s->version && s->version[0])
 			rc = kvlist_add(l, "scope_version", 13, s->version, strlen(s->version));
 		if (!rc && s->dropped_attributes_count)
-			rc = add_fmt(l, a, "scope_dropped_attributes_count", "%" PRIu32, s->dropped_attributes_count);
+			rc = add_int(l, a, "scope_dropped_attributes_count", s->dropped_attributes_count);
 	}
 	for (size_t i = 0; i < sl->n_log_records && !rc; i++)
 		rc = convert_record(cv, sl->log_records[i], stream);

@@ -1,0 +1,43 @@
+/*
+ * Fuzz: OTLP logs → Loki entries on arbitrary protobuf never crashes, and whatever converts obeys the
+ * mapping's invariants: one entry per log record on the wire (or counted as skipped), every stream has
+ * a service_name, every label and metadata name is a valid Prometheus name, no value is empty.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "lib/otlp.h"
+#include "pipeline/otlp_logs_loki.h"
+
+static void check_set(const struct labels *ls)
+{
+	for (uint32_t i = 0; i < ls->n; i++)
+		if (!labels_name_valid(ls->v[i].name, ls->v[i].name_len) || !ls->v[i].value_len)
+			abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct batch *b = batch_new();
+	struct otlp_logs_loki_counts counts;
+	char err[256];
+	uint64_t items = 0;
+	int valid = otlp_validate(OTLP_LOGS, data, size, &items, NULL, 0) == 0;
+	int rc = otlp_logs_loki_convert(data, size, 1, b, &counts, err, sizeof(err));
+	if (rc == 0) {
+		if (!valid || counts.entries + counts.skipped != items || counts.entries != b->n_records)
+			abort();
+		for (size_t i = 0; i < b->n_records; i++) {
+			const struct log_entry *e = &b->records[i].log;
+			if (b->records[i].kind != RECORD_LOG || !labels_get(&e->labels, "service_name", 12))
+				abort();
+			check_set(&e->labels);
+			check_set(&e->metadata);
+		}
+	} else if (valid && rc == -EINVAL) {
+		abort(); /* validation and conversion disagree */
+	}
+	batch_free(b);
+	return 0;
+}
