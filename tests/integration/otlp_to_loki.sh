@@ -45,6 +45,15 @@ otelcol.processor.memory_limiter "m" {
 otelcol.processor.batch "b" {
 	output { logs = [otelcol.exporter.loki.x.input] }
 }
+otelcol.receiver.otlp "tight" {
+	http { endpoint = "127.0.0.1:0" }
+	output { logs = [otelcol.processor.memory_limiter.tight.input] }
+}
+otelcol.processor.memory_limiter "tight" {
+	check_interval = "1s"
+	limit          = "1MiB"
+	output { logs = [otelcol.processor.batch.b.input] }
+}
 otelcol.exporter.loki "x" {
 	forward_to = [loki.write.w.receiver]
 }
@@ -60,9 +69,11 @@ loki.write "w" {
 CFG
 check "solder validates the pipeline" "$SOLDER" validate "$TMP/cfg.alloy"
 check "solder starts" start_solder "$TMP/cfg.alloy"
-check "both OTLP servers listen" wait_for 5 sh -c "[ \$(grep -c 'server listening' '$TMP/solder.err') = 2 ]"
-port_of() { sed -n "s/.*msg=\"$1 server listening\".* port=\([0-9]*\).*/\1/p" "$TMP/solder.err" | head -n1; }
-G=$(port_of gRPC); H=$(port_of HTTP)
+check "the three OTLP servers listen" wait_for 5 sh -c "[ \$(grep -c 'server listening' '$TMP/solder.err') = 3 ]"
+port_of() { # port_of RECEIVER gRPC|HTTP
+	sed -n "s/.*component=otelcol.receiver.otlp.$1 msg=\"$2 server listening\".* port=\([0-9]*\).*/\1/p" "$TMP/solder.err" | head -n1
+}
+G=$(port_of in gRPC); H=$(port_of in HTTP); T=$(port_of tight HTTP)
 check "the batch processor says the WAL lanes batch" grep -q 'component=otelcol.processor.batch.b msg="forwarding at once' "$TMP/solder.err"
 
 # ---- the JS SDK, gRPC and HTTP/protobuf ----
@@ -173,6 +184,15 @@ sys.exit(1 if bad else 0)
 PY
 }
 check "labels, structured metadata, lines, timestamps and trace ids follow Loki's OTLP mapping" entries_ok
+
+# ---- memory_limiter below this process's resident set: refused with 503, the client keeps the data ----
+code=$(curl -s -D "$TMP/tight.hdr" -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+	--data-binary "@$TMP/json-logs.json" "http://127.0.0.1:$T/v1/logs")
+check "memory_limiter over its limit: 503 ($code)" [ "$code" = 503 ]
+check "with Retry-After" grep -qi '^Retry-After: ' "$TMP/tight.hdr"
+check "the refused records are counted" sh -c "curl -sf 'http://127.0.0.1:$PORT/metrics' | grep -q \
+	'^solder_memory_limiter_refused_items_total{component_id=\"otelcol.processor.memory_limiter.tight\",signal=\"logs\"} 2\$'"
+check "and never reach Loki" [ "$(grep -c curl-unknown "$TMP/loki.jsonl")" = 1 ]
 
 # ---- Loki failing: the WAL fills, the receiver refuses, nothing acknowledged is lost ----
 control '{"status": 500, "seconds": 600}'
