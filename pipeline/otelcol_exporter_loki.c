@@ -24,20 +24,20 @@
 #include "pipeline/otlp_logs_loki.h"
 
 static const struct arg_schema args[] = {
-	{ "forward_to", &type_list_logs_receiver, .required = true, .doc = "Where to forward converted entries." },
-	{ 0 },
+	{"forward_to", &type_list_logs_receiver, .required = true, .doc = "Where to forward converted entries."},
+	{0},
 };
 
 static const struct export_schema exports[] = {
-	{ "input", &type_otel_logs, .doc = "Where OTLP logs to convert are sent." },
-	{ 0 },
+	{"input", &type_otel_logs, .doc = "Where OTLP logs to convert are sent."},
+	{0},
 };
 
 const struct component_schema otelcol_exporter_loki_schema = {
 	.name = "otelcol.exporter.loki",
 	.doc = "Converts OTLP logs to Loki log entries (Loki's OTLP mapping: resource attributes on its "
 	       "index list become labels, the rest structured metadata).",
-	.args = { args, NULL, NULL },
+	.args = {args, NULL, NULL},
 	.exports = exports,
 	.runnable = true,
 };

@@ -38,33 +38,33 @@ static void check(const struct cfg_body *body, struct diag_list *diags)
 }
 
 static const struct arg_schema args[] = {
-	{ "metadata_cardinality_limit", &type_number, .def = "1000",
-	  .doc = "Accepted; solder carries no request metadata to batch by." },
-	{ "metadata_keys", &type_list_string, .doc = "Accepted; solder carries no request metadata to batch by." },
-	{ "send_batch_max_size", &type_number, .def = "0",
-	  .doc = "Accepted; each exporter's WAL lane bounds its requests (e.g. loki.write batch_size)." },
-	{ "send_batch_size", &type_int, .def = "8192",
-	  .doc = "Accepted; each exporter's WAL lane merges entries up to its own size limit." },
-	{ "timeout", &type_duration, .def = "200ms",
-	  .doc = "Accepted; each exporter's WAL lane waits at most its own batch wait." },
-	{ 0 },
+	{"metadata_cardinality_limit", &type_number, .def = "1000",
+	 .doc = "Accepted; solder carries no request metadata to batch by."},
+	{"metadata_keys", &type_list_string, .doc = "Accepted; solder carries no request metadata to batch by."},
+	{"send_batch_max_size", &type_number, .def = "0",
+	 .doc = "Accepted; each exporter's WAL lane bounds its requests (e.g. loki.write batch_size)."},
+	{"send_batch_size", &type_int, .def = "8192",
+	 .doc = "Accepted; each exporter's WAL lane merges entries up to its own size limit."},
+	{"timeout", &type_duration, .def = "200ms",
+	 .doc = "Accepted; each exporter's WAL lane waits at most its own batch wait."},
+	{0},
 };
 
 static const struct block_schema blocks[] = {
 	COMMON_OTEL_OUTPUT_BLOCK,
 	COMMON_OTEL_DEBUG_METRICS_BLOCK,
-	{ 0 },
+	{0},
 };
 
 static const struct export_schema exports[] = {
-	{ "input", &type_otel_consumer, .doc = "Where telemetry is sent; it is forwarded at once." },
-	{ 0 },
+	{"input", &type_otel_consumer, .doc = "Where telemetry is sent; it is forwarded at once."},
+	{0},
 };
 
 const struct component_schema otelcol_processor_batch_schema = {
 	.name = "otelcol.processor.batch",
 	.doc = "Pass-through: each exporter's WAL lane batches (see the component's notes).",
-	.args = { args, blocks, check },
+	.args = {args, blocks, check},
 	.exports = exports,
 	.runnable = true,
 };
@@ -76,10 +76,14 @@ static int signal_of(const struct record *r)
 	if (r->kind != RECORD_PAYLOAD)
 		return -1;
 	switch (r->payload.kind) {
-	case PAYLOAD_OTLP_TRACES: return OTLP_TRACES;
-	case PAYLOAD_OTLP_METRICS: return OTLP_METRICS;
-	case PAYLOAD_OTLP_LOGS: return OTLP_LOGS;
-	default: return -1;
+	case PAYLOAD_OTLP_TRACES:
+		return OTLP_TRACES;
+	case PAYLOAD_OTLP_METRICS:
+		return OTLP_METRICS;
+	case PAYLOAD_OTLP_LOGS:
+		return OTLP_LOGS;
+	default:
+		return -1;
 	}
 }
 
@@ -142,7 +146,7 @@ static int route(struct component *c, const struct forward_list out[OTLP_SIGNALS
 
 static int outputs_from(const struct cfg_body *args, struct forward_list out[OTLP_SIGNALS])
 {
-	static const char *const names[OTLP_SIGNALS] = { "traces", "metrics", "logs" };
+	static const char *const names[OTLP_SIGNALS] = {"traces", "metrics", "logs"};
 	size_t cur = 0;
 	const struct cfg_block *blk = cfg_next_block(args, "output", &cur);
 	for (int s = 0; blk && s < OTLP_SIGNALS; s++) {

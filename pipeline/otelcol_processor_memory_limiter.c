@@ -54,42 +54,42 @@ static void check(const struct cfg_body *body, struct diag_list *diags)
 		diag_add(diags, DIAG_ERROR, body->src, spike->off, "spike_limit must be less than limit");
 	if (pct && (cfg_int(body, "limit_percentage", 0) < 0 || cfg_int(body, "limit_percentage", 0) > 100))
 		diag_add(diags, DIAG_ERROR, body->src, pct->off, "limit_percentage must be between 0 and 100");
-	if (spike_pct && (cfg_int(body, "spike_limit_percentage", 0) < 0 ||
-			  cfg_int(body, "spike_limit_percentage", 0) >= 100))
+	if (spike_pct &&
+	    (cfg_int(body, "spike_limit_percentage", 0) < 0 || cfg_int(body, "spike_limit_percentage", 0) >= 100))
 		diag_add(diags, DIAG_ERROR, body->src, spike_pct->off,
 			 "spike_limit_percentage must be between 0 and 99");
 }
 
 static const struct arg_schema args[] = {
-	{ "check_interval", &type_duration, .required = true, .doc = "How often to check memory usage." },
-	{ "limit_percentage", &type_int, .def = "0", .doc = "Hard limit as a percentage of total memory." },
-	{ "limit", &type_bytes, .def = "0MiB", .doc = "Hard limit on memory (resident set)." },
-	{ "max_gc_interval_when_hard_limited", &type_duration, .def = "30s", .doc = "Accepted; no GC to tune." },
-	{ "max_gc_interval_when_soft_limited", &type_duration, .def = "30s", .doc = "Accepted; no GC to tune." },
-	{ "min_gc_interval_when_hard_limited", &type_duration, .def = "0s",
-	  .doc = "Least time between heap trims above the hard limit." },
-	{ "min_gc_interval_when_soft_limited", &type_duration, .def = "10s",
-	  .doc = "Least time between heap trims on crossing the soft limit." },
-	{ "spike_limit_percentage", &type_int, .def = "0", .doc = "Expected spike as a percentage of total memory." },
-	{ "spike_limit", &type_bytes, .doc = "Expected spike between measurements (default 20% of limit)." },
-	{ 0 },
+	{"check_interval", &type_duration, .required = true, .doc = "How often to check memory usage."},
+	{"limit_percentage", &type_int, .def = "0", .doc = "Hard limit as a percentage of total memory."},
+	{"limit", &type_bytes, .def = "0MiB", .doc = "Hard limit on memory (resident set)."},
+	{"max_gc_interval_when_hard_limited", &type_duration, .def = "30s", .doc = "Accepted; no GC to tune."},
+	{"max_gc_interval_when_soft_limited", &type_duration, .def = "30s", .doc = "Accepted; no GC to tune."},
+	{"min_gc_interval_when_hard_limited", &type_duration, .def = "0s",
+	 .doc = "Least time between heap trims above the hard limit."},
+	{"min_gc_interval_when_soft_limited", &type_duration, .def = "10s",
+	 .doc = "Least time between heap trims on crossing the soft limit."},
+	{"spike_limit_percentage", &type_int, .def = "0", .doc = "Expected spike as a percentage of total memory."},
+	{"spike_limit", &type_bytes, .doc = "Expected spike between measurements (default 20% of limit)."},
+	{0},
 };
 
 static const struct block_schema blocks[] = {
 	COMMON_OTEL_OUTPUT_BLOCK,
 	COMMON_OTEL_DEBUG_METRICS_BLOCK,
-	{ 0 },
+	{0},
 };
 
 static const struct export_schema exports[] = {
-	{ "input", &type_otel_consumer, .doc = "Where telemetry to guard is sent." },
-	{ 0 },
+	{"input", &type_otel_consumer, .doc = "Where telemetry to guard is sent."},
+	{0},
 };
 
 const struct component_schema otelcol_processor_memory_limiter_schema = {
 	.name = "otelcol.processor.memory_limiter",
 	.doc = "Refuses data (the client retries) while the process's resident memory is above the soft limit.",
-	.args = { args, blocks, check },
+	.args = {args, blocks, check},
 	.exports = exports,
 	.runnable = true,
 };
@@ -101,10 +101,14 @@ static int signal_of(const struct record *r)
 	if (r->kind != RECORD_PAYLOAD)
 		return -1;
 	switch (r->payload.kind) {
-	case PAYLOAD_OTLP_TRACES: return OTLP_TRACES;
-	case PAYLOAD_OTLP_METRICS: return OTLP_METRICS;
-	case PAYLOAD_OTLP_LOGS: return OTLP_LOGS;
-	default: return -1;
+	case PAYLOAD_OTLP_TRACES:
+		return OTLP_TRACES;
+	case PAYLOAD_OTLP_METRICS:
+		return OTLP_METRICS;
+	case PAYLOAD_OTLP_LOGS:
+		return OTLP_LOGS;
+	default:
+		return -1;
 	}
 }
 
@@ -166,7 +170,7 @@ static int route(struct component *c, const struct forward_list out[OTLP_SIGNALS
 
 static int outputs_from(const struct cfg_body *args, struct forward_list out[OTLP_SIGNALS])
 {
-	static const char *const names[OTLP_SIGNALS] = { "traces", "metrics", "logs" };
+	static const char *const names[OTLP_SIGNALS] = {"traces", "metrics", "logs"};
 	size_t cur = 0;
 	const struct cfg_block *blk = cfg_next_block(args, "output", &cur);
 	for (int s = 0; blk && s < OTLP_SIGNALS; s++) {
@@ -184,7 +188,7 @@ static uint64_t total_memory(void)
 {
 	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
 	uint64_t total = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
-	static const char *const files[] = { "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes" };
+	static const char *const files[] = {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"};
 	for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
 		FILE *f = fopen(files[i], "re");
 		unsigned long long v = 0;
@@ -219,7 +223,7 @@ static int limits_from(const struct cfg_body *args, struct limits *out)
 		spike = hard / 5;
 	if (!hard || spike >= hard)
 		return -EINVAL;
-	*out = (struct limits){ hard, hard - spike };
+	*out = (struct limits){hard, hard - spike};
 	return 0;
 }
 
@@ -283,8 +287,8 @@ static void sample(struct memory_limiter *m, int64_t now)
 			must = rss >= m->lim.soft;
 		}
 		if (must)
-			log_warn(id, "memory usage above the soft limit; refusing data", "rss=%" PRIu64 " soft_limit=%" PRIu64,
-				 rss, m->lim.soft);
+			log_warn(id, "memory usage above the soft limit; refusing data",
+				 "rss=%" PRIu64 " soft_limit=%" PRIu64, rss, m->lim.soft);
 	}
 	__atomic_store_n(&m->refusing, must, __ATOMIC_RELAXED);
 	metric_gauge_set(m->refusing_g, must);
@@ -333,14 +337,16 @@ static void metrics_init(struct memory_limiter *m)
 		return;
 	m->fam[0] = metrics_gauge_family(reg, "solder_memory_limiter_rss_bytes",
 					 "Resident set size at the last sample.", "component_id", METRICS_END);
-	m->fam[1] = metrics_gauge_family(reg, "solder_memory_limiter_soft_limit_bytes",
-					 "Resident size at and above which data is refused.", "component_id", METRICS_END);
+	m->fam[1] =
+		metrics_gauge_family(reg, "solder_memory_limiter_soft_limit_bytes",
+				     "Resident size at and above which data is refused.", "component_id", METRICS_END);
 	m->fam[2] = metrics_gauge_family(reg, "solder_memory_limiter_hard_limit_bytes",
 					 "Resident size above which the heap is trimmed.", "component_id", METRICS_END);
 	m->fam[3] = metrics_gauge_family(reg, "solder_memory_limiter_refusing", "1 while data is refused.",
 					 "component_id", METRICS_END);
-	m->fam[4] = metrics_counter_family(reg, "solder_memory_limiter_heap_trims_total",
-					   "malloc_trim calls made to get under the limits.", "component_id", METRICS_END);
+	m->fam[4] =
+		metrics_counter_family(reg, "solder_memory_limiter_heap_trims_total",
+				       "malloc_trim calls made to get under the limits.", "component_id", METRICS_END);
 	m->fam[5] = metrics_counter_family(reg, "solder_memory_limiter_refused_items_total",
 					   "Spans, log records and data points refused (the client retries them).",
 					   "component_id", "signal", METRICS_END);
@@ -391,8 +397,9 @@ static int limiter_create(struct component *c, const struct cfg_body *args, void
 		limiter_destroy(m);
 		return rc;
 	}
-	log_info(component_id(c), "memory limits", "hard_limit=%" PRIu64 " soft_limit=%" PRIu64 " check_interval_ms=%" PRId64,
-		 m->lim.hard, m->lim.soft, m->interval_ns / 1000000);
+	log_info(component_id(c), "memory limits",
+		 "hard_limit=%" PRIu64 " soft_limit=%" PRIu64 " check_interval_ms=%" PRId64, m->lim.hard, m->lim.soft,
+		 m->interval_ns / 1000000);
 	*state = m;
 	return 0;
 }

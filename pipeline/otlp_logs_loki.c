@@ -48,8 +48,19 @@ static const char *const index_attributes[] = {
 
 /* Loki's default -validation.discover-service-name list. */
 static const char *const discover_service_name[] = {
-	"service",	   "app",	"application",	      "app_name", "name",     "app_kubernetes_io_name", "container",
-	"container_name", "k8s_container_name", "component", "workload", "job",	     "k8s_job_name",
+	"service",
+	"app",
+	"application",
+	"app_name",
+	"name",
+	"app_kubernetes_io_name",
+	"container",
+	"container_name",
+	"k8s_container_name",
+	"component",
+	"workload",
+	"job",
+	"k8s_job_name",
 };
 
 #define SERVICE_UNKNOWN "unknown_service"
@@ -89,8 +100,14 @@ static int sb_put(struct sbuf *sb, const void *s, size_t n)
 	return 0;
 }
 
-static int sb_puts(struct sbuf *sb, const char *s) { return sb_put(sb, s, strlen(s)); }
-static int sb_putc(struct sbuf *sb, char c) { return sb_put(sb, &c, 1); }
+static int sb_puts(struct sbuf *sb, const char *s)
+{
+	return sb_put(sb, s, strlen(s));
+}
+static int sb_putc(struct sbuf *sb, char c)
+{
+	return sb_put(sb, &c, 1);
+}
 
 /* Decimal text of v into buf (>= 21 bytes), without printf: it runs several times per record. */
 static size_t fmt_i64(char *buf, int64_t v)
@@ -227,9 +244,10 @@ static int put_base64(struct sbuf *sb, const uint8_t *d, size_t n)
 {
 	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	for (size_t i = 0; i < n; i += 3) {
-		uint32_t w = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0) | (i + 2 < n ? d[i + 2] : 0);
-		char q[4] = { tab[w >> 18], tab[(w >> 12) & 63], i + 1 < n ? tab[(w >> 6) & 63] : '=',
-			      i + 2 < n ? tab[w & 63] : '=' };
+		uint32_t w =
+			(uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0) | (i + 2 < n ? d[i + 2] : 0);
+		char q[4] = {tab[w >> 18], tab[(w >> 12) & 63], i + 1 < n ? tab[(w >> 6) & 63] : '=',
+			     i + 2 < n ? tab[w & 63] : '='};
 		if (sb_put(sb, q, 4))
 			return -ENOMEM;
 	}
@@ -251,7 +269,7 @@ static int json_string(struct sbuf *sb, const char *str)
 				rc = sb_putc(sb, (char)c);
 				continue;
 			}
-			char esc[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 };
+			char esc[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
 			const char *short_esc = c == '"'    ? "\\\""
 						: c == '\\' ? "\\\\"
 						: c == '\b' ? "\\b"
@@ -301,7 +319,7 @@ static int json_map(struct sbuf *sb, KeyValue **kv, size_t n)
 	if (n && !keys)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		keys[i] = (struct key_ref){ kv[i]->key ? kv[i]->key : "", i, kv[i]->value };
+		keys[i] = (struct key_ref){kv[i]->key ? kv[i]->key : "", i, kv[i]->value};
 	if (n)
 		qsort(keys, n, sizeof(*keys), key_cmp);
 	int rc = sb_putc(sb, '{');
@@ -372,9 +390,9 @@ static int as_string(struct sbuf *sb, const AnyValue *v)
 	case V(DOUBLE_VALUE):
 		if (isfinite(v->double_value))
 			return put_go_float(sb, v->double_value);
-		return sb_puts(sb, isnan(v->double_value)	? "json: unsupported value: NaN"
-				   : v->double_value > 0 ? "json: unsupported value: +Inf"
-							 : "json: unsupported value: -Inf");
+		return sb_puts(sb, isnan(v->double_value) ? "json: unsupported value: NaN"
+				   : v->double_value > 0  ? "json: unsupported value: +Inf"
+							  : "json: unsupported value: -Inf");
 	case V(BYTES_VALUE):
 		return put_base64(sb, v->bytes_value.data, v->bytes_value.len);
 	case V(ARRAY_VALUE):
@@ -428,12 +446,15 @@ static int kvlist_add(struct kvlist *l, const char *name, size_t name_len, const
 		l->v = v;
 		l->cap = cap;
 	}
-	l->v[l->n++] = (struct kv){ name, value, name_len, value_len };
+	l->v[l->n++] = (struct kv){name, value, name_len, value_len};
 	return 0;
 }
 
 /* A copy of text in a, NUL-terminated; NULL on ENOMEM. */
-static const char *keep(struct arena *a, const char *text, size_t len) { return arena_strndup(a, text, len); }
+static const char *keep(struct arena *a, const char *text, size_t len)
+{
+	return arena_strndup(a, text, len);
+}
 
 /* Loki's attributeToLabels: one (name, value), or one per leaf of a map-valued attribute. */
 static int flatten(struct conv *cv, struct arena *a, struct kvlist *l, const char *prefix, size_t prefix_len,
@@ -441,8 +462,7 @@ static int flatten(struct conv *cv, struct arena *a, struct kvlist *l, const cha
 {
 	const char *key = kv->key ? kv->key : "";
 	cv->tmp.len = 0;
-	if ((prefix_len && (sb_put(&cv->tmp, prefix, prefix_len) || sb_putc(&cv->tmp, '_'))) ||
-	    sb_puts(&cv->tmp, key))
+	if ((prefix_len && (sb_put(&cv->tmp, prefix, prefix_len) || sb_putc(&cv->tmp, '_'))) || sb_puts(&cv->tmp, key))
 		return -ENOMEM;
 	size_t name_len = otlp_logs_loki_label_name(cv->tmp.p, cv->tmp.len, NULL, 0);
 	char *name = arena_alloc_bytes(a, name_len + 1);
@@ -565,7 +585,7 @@ static int convert_record(struct conv *cv, const LogRecord *lr, const struct lab
 		cv->counts.skipped++;
 		return 0;
 	}
-	int64_t ts = lr->time_unix_nano	       ? (int64_t)lr->time_unix_nano
+	int64_t ts = lr->time_unix_nano		   ? (int64_t)lr->time_unix_nano
 		     : lr->observed_time_unix_nano ? (int64_t)lr->observed_time_unix_nano
 						   : cv->now_ns;
 	rc = batch_add_log(cv->out, stream, ts, cv->tmp.p ? cv->tmp.p : "", cv->tmp.len, &md);
@@ -661,7 +681,7 @@ int otlp_logs_loki_convert(const uint8_t *data, size_t len, int64_t now_ns, stru
 {
 	uint64_t items = 0;
 	if (counts)
-		*counts = (struct otlp_logs_loki_counts){ 0 };
+		*counts = (struct otlp_logs_loki_counts){0};
 	int rc = otlp_validate(OTLP_LOGS, data, len, &items, err, err_len);
 	if (rc)
 		return rc;
@@ -669,7 +689,7 @@ int otlp_logs_loki_convert(const uint8_t *data, size_t len, int64_t now_ns, stru
 		&opentelemetry__proto__collector__logs__v1__export_logs_service_request__descriptor, NULL, len, data);
 	if (!req)
 		return -ENOMEM; /* it validated, so only memory can fail the unpack */
-	struct conv cv = { .out = out, .now_ns = now_ns };
+	struct conv cv = {.out = out, .now_ns = now_ns};
 	arena_init(&cv.res_arena, 0);
 	arena_init(&cv.rec_arena, 0);
 	labels_builder_init(&cv.lb);

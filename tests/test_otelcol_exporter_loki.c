@@ -50,6 +50,8 @@ static char *render(const struct batch *b)
 	return text;
 }
 
+/* The JSON cases read best as written. */
+/* clang-format off */
 #define RES(attrs) "{\"resourceLogs\":[{\"resource\":{\"attributes\":[" attrs "]},\"scopeLogs\":[{"
 #define STR(k, v) "{\"key\":\"" k "\",\"value\":{\"stringValue\":\"" v "\"}}"
 #define BODY(v) "{\"body\":" v "}"
@@ -163,6 +165,7 @@ static const struct conv_case {
 	  "{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[" BODY("{\"stringValue\":\"x\"}") "]}]}]}",
 	  "{service_name=\"unknown_service\"} 42 x {}\n" },
 };
+/* clang-format on */
 
 static void test_convert_cases(void **state)
 {
@@ -188,7 +191,7 @@ static void test_convert_cases(void **state)
 
 static void test_malformed_appends_nothing(void **state)
 {
-	static const uint8_t bad[] = { 0x0a, 0x05, 0x12, 0x03, 0x0a }; /* a nested length past the end */
+	static const uint8_t bad[] = {0x0a, 0x05, 0x12, 0x03, 0x0a}; /* a nested length past the end */
 	struct batch *b = batch_new();
 	char err[256] = "";
 	assert_int_equal(otlp_logs_loki_convert(bad, sizeof(bad), 1, b, NULL, err, sizeof(err)), -EINVAL);
@@ -204,10 +207,20 @@ static void test_label_names(void **state)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-		{ "service.name", "service_name" }, { "k8s.pod.name", "k8s_pod_name" }, { "1a", "key_1a" },
-		{ "_a", "key_a" },		    { "__a", "__a" },			{ "_", "key_" },
-		{ "a\xc3\xa9", "a_" },		    { "\xff\xfe", "__" },		{ ".x", "key_x" },
-		{ "..x", "__x" },		    { "", "" },				{ "\xe2\x82\xac" "1", "key_1" },
+		{"service.name", "service_name"},
+		{"k8s.pod.name", "k8s_pod_name"},
+		{"1a", "key_1a"},
+		{"_a", "key_a"},
+		{"__a", "__a"},
+		{"_", "key_"},
+		{"a\xc3\xa9", "a_"},
+		{"\xff\xfe", "__"},
+		{".x", "key_x"},
+		{"..x", "__x"},
+		{"", ""},
+		{"\xe2\x82\xac"
+		 "1",
+		 "key_1"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		char buf[64];
@@ -252,12 +265,12 @@ static int src_create(struct component *c, const struct cfg_body *args, void **s
 	return forward_list_from(cfg_get(args, "forward_to"), &src_fl);
 }
 
-static const struct export_schema logs_rx[] = { { "receiver", &type_logs_receiver }, { 0 } };
-static const struct arg_schema src_args[] = { { "forward_to", &type_list_any }, { 0 } };
-static const struct component_schema s_sink = { "test.logsink", .exports = logs_rx, .runnable = true };
-static const struct component_schema s_src = { "test.src", .args = { src_args }, .runnable = true };
-static const struct component_ops o_sink = { COMPONENT_OPS_VERSION, &s_sink, capture_create };
-static const struct component_ops o_src = { COMPONENT_OPS_VERSION, &s_src, src_create };
+static const struct export_schema logs_rx[] = {{"receiver", &type_logs_receiver}, {0}};
+static const struct arg_schema src_args[] = {{"forward_to", &type_list_any}, {0}};
+static const struct component_schema s_sink = {"test.logsink", .exports = logs_rx, .runnable = true};
+static const struct component_schema s_src = {"test.src", .args = {src_args}, .runnable = true};
+static const struct component_ops o_sink = {COMPONENT_OPS_VERSION, &s_sink, capture_create};
+static const struct component_ops o_src = {COMPONENT_OPS_VERSION, &s_src, src_create};
 
 static const struct component_ops *find_ops(const struct component_schema *s)
 {
@@ -284,7 +297,7 @@ static struct runtime *start(const char *text)
 		fail();
 	}
 	struct runtime *rt;
-	struct runtime_options o = { find_ops, NULL, NULL, NULL };
+	struct runtime_options o = {find_ops, NULL, NULL, NULL};
 	assert_int_equal(runtime_new(&o, &rt), 0);
 	assert_int_equal(runtime_apply(rt, cfg, &d), 0);
 	diag_list_free(&d);
@@ -305,7 +318,7 @@ static void drop_cb(void *arg, const struct component_info *info)
 }
 static uint64_t dropped_of(struct runtime *rt, const char *id, const char *reason)
 {
-	struct drop_find f = { id, reason, 0 };
+	struct drop_find f = {id, reason, 0};
 	runtime_visit(rt, drop_cb, &f);
 	return f.n;
 }
@@ -335,8 +348,8 @@ static void test_component_forwards(void **state)
 	/* a second payload in the same push joins the same batch of entries */
 	uint8_t *pb;
 	size_t len;
-	encode(RES(STR("service.name", "web")) RECORDS("{\"timeUnixNano\":\"9\",\"body\":{\"stringValue\":\"three\"}}"), &pb,
-	       &len);
+	encode(RES(STR("service.name", "web")) RECORDS("{\"timeUnixNano\":\"9\",\"body\":{\"stringValue\":\"three\"}}"),
+	       &pb, &len);
 	assert_int_equal(batch_add_payload(b, PAYLOAD_OTLP_LOGS, pb, len), 0);
 	free(pb);
 	sink_result = 0;
@@ -357,7 +370,7 @@ static void test_component_drops_malformed(void **state)
 {
 	struct runtime *rt = start(pipeline_cfg);
 	struct batch *b = batch_new();
-	static const uint8_t bad[] = { 0x0a, 0x05, 0x12, 0x03, 0x0a };
+	static const uint8_t bad[] = {0x0a, 0x05, 0x12, 0x03, 0x0a};
 	assert_int_equal(batch_add_payload(b, PAYLOAD_OTLP_LOGS, bad, sizeof(bad)), 0);
 	sink_pushes = 0;
 	assert_int_equal(forward_push(src_c, &src_fl, b, PUSH_NONBLOCK), 0);
@@ -365,7 +378,8 @@ static void test_component_drops_malformed(void **state)
 	assert_int_equal(dropped_of(rt, "otelcol.exporter.loki.x", "malformed"), 1);
 	batch_free(b);
 	/* good and bad together: the good one still goes */
-	b = logs_payload(RES(STR("service.name", "ok")) RECORDS("{\"timeUnixNano\":\"1\",\"body\":{\"stringValue\":\"y\"}}"));
+	b = logs_payload(RES(STR("service.name", "ok"))
+				 RECORDS("{\"timeUnixNano\":\"1\",\"body\":{\"stringValue\":\"y\"}}"));
 	assert_int_equal(batch_add_payload(b, PAYLOAD_OTLP_LOGS, bad, sizeof(bad)), 0);
 	assert_int_equal(forward_push(src_c, &src_fl, b, PUSH_NONBLOCK), 0);
 	assert_string_equal(sink_text, "{service_name=\"ok\"} 1 y {}\n");

@@ -52,7 +52,9 @@ static int sink_push(void *arg, struct batch *b, unsigned flags)
 	for (size_t i = 0; i < b->n_records; i++) {
 		const struct payload *p = &b->records[i].payload;
 		assert_int_equal(b->records[i].kind, RECORD_PAYLOAD);
-		s->got[p->kind == PAYLOAD_OTLP_TRACES ? OTLP_TRACES : p->kind == PAYLOAD_OTLP_LOGS ? OTLP_LOGS : OTLP_METRICS]++;
+		s->got[p->kind == PAYLOAD_OTLP_TRACES ? OTLP_TRACES
+		       : p->kind == PAYLOAD_OTLP_LOGS ? OTLP_LOGS
+						      : OTLP_METRICS]++;
 	}
 	return 0;
 }
@@ -72,12 +74,12 @@ static int src_create(struct component *c, const struct cfg_body *args, void **s
 	return forward_list_from(cfg_get(args, "forward_to"), &src_fl);
 }
 
-static const struct export_schema otel_rx[] = { { "input", &type_otel_consumer }, { 0 } };
-static const struct arg_schema src_args[] = { { "forward_to", &type_list_any }, { 0 } };
-static const struct component_schema s_sink = { "test.otelsink", .exports = otel_rx, .runnable = true };
-static const struct component_schema s_src = { "test.src", .args = { src_args }, .runnable = true };
-static const struct component_ops o_sink = { COMPONENT_OPS_VERSION, &s_sink, sink_create };
-static const struct component_ops o_src = { COMPONENT_OPS_VERSION, &s_src, src_create };
+static const struct export_schema otel_rx[] = {{"input", &type_otel_consumer}, {0}};
+static const struct arg_schema src_args[] = {{"forward_to", &type_list_any}, {0}};
+static const struct component_schema s_sink = {"test.otelsink", .exports = otel_rx, .runnable = true};
+static const struct component_schema s_src = {"test.src", .args = {src_args}, .runnable = true};
+static const struct component_ops o_sink = {COMPONENT_OPS_VERSION, &s_sink, sink_create};
+static const struct component_ops o_src = {COMPONENT_OPS_VERSION, &s_src, src_create};
 
 static const struct component_ops *find_ops(const struct component_schema *s)
 {
@@ -117,7 +119,7 @@ static struct runtime *start(const char *text, struct metrics_registry *metrics)
 		fail();
 	}
 	struct runtime *rt;
-	struct runtime_options o = { find_ops, NULL, metrics, NULL };
+	struct runtime_options o = {find_ops, NULL, metrics, NULL};
 	assert_int_equal(runtime_new(&o, &rt), 0);
 	assert_int_equal(runtime_apply(rt, cfg, &d), 0);
 	diag_list_free(&d);
@@ -132,8 +134,7 @@ static const char *const json_of[OTLP_SIGNALS] = {
 	"[{\"asDouble\":1.5,\"timeUnixNano\":\"1\"}]}}]}]}]}",
 	"{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{\"body\":{\"stringValue\":\"x\"}}]}]}]}",
 };
-static const enum payload_kind kind_of[OTLP_SIGNALS] = { PAYLOAD_OTLP_TRACES, PAYLOAD_OTLP_METRICS,
-							  PAYLOAD_OTLP_LOGS };
+static const enum payload_kind kind_of[OTLP_SIGNALS] = {PAYLOAD_OTLP_TRACES, PAYLOAD_OTLP_METRICS, PAYLOAD_OTLP_LOGS};
 
 static void add_payload(struct batch *b, enum otlp_signal s)
 {
@@ -168,7 +169,7 @@ static void drop_cb(void *arg, const struct component_info *info)
 }
 static uint64_t dropped_of(struct runtime *rt, const char *id, const char *reason)
 {
-	struct drop_find f = { id, reason, 0 };
+	struct drop_find f = {id, reason, 0};
 	runtime_visit(rt, drop_cb, &f);
 	return f.n;
 }
@@ -192,10 +193,10 @@ static void test_batch_every_signal_to_every_list(void **state)
 		const char *id;
 		int traces, metrics, logs;
 	} want[] = {
-		{ "test.otelsink.t1", 1, 0, 0 },
-		{ "test.otelsink.t2", 1, 0, 0 },
-		{ "test.otelsink.m", 0, 1, 0 },
-		{ "test.otelsink.l", 0, 0, 1 },
+		{"test.otelsink.t1", 1, 0, 0},
+		{"test.otelsink.t2", 1, 0, 0},
+		{"test.otelsink.m", 0, 1, 0},
+		{"test.otelsink.l", 0, 0, 1},
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++) {
 		struct sink_state *s = sink_named(want[i].id);
@@ -221,10 +222,11 @@ static void test_batch_every_signal_to_every_list(void **state)
 
 static void test_batch_no_consumer_is_counted(void **state)
 {
-	struct runtime *rt = start("test.otelsink \"t\" { }\n"
-				   "otelcol.processor.batch \"b\" {\n\toutput {\n\t\ttraces = [test.otelsink.t.input]\n\t}\n}\n"
-				   "test.src \"in\" {\n\tforward_to = [otelcol.processor.batch.b.input]\n}\n",
-				   NULL);
+	struct runtime *rt =
+		start("test.otelsink \"t\" { }\n"
+		      "otelcol.processor.batch \"b\" {\n\toutput {\n\t\ttraces = [test.otelsink.t.input]\n\t}\n}\n"
+		      "test.src \"in\" {\n\tforward_to = [otelcol.processor.batch.b.input]\n}\n",
+		      NULL);
 	assert_int_equal(push_signal(OTLP_LOGS), 0);
 	assert_int_equal(dropped_of(rt, "otelcol.processor.batch.b", "no_consumer"), 1);
 	assert_int_equal(push_signal(OTLP_TRACES), 0);
@@ -317,12 +319,12 @@ static void test_limiter_limits_validate(void **state)
 	static const struct {
 		const char *limits, *error; /* NULL: valid */
 	} cases[] = {
-		{ "\tlimit = \"10MiB\"\n\tspike_limit = \"10MiB\"\n", "spike_limit must be less than limit" },
-		{ "\tlimit = \"10MiB\"\n\tspike_limit = \"2MiB\"\n", NULL },
-		{ "\tlimit_percentage = 101\n", "limit_percentage must be between 0 and 100" },
-		{ "\tlimit_percentage = 80\n\tspike_limit_percentage = 100\n", "spike_limit_percentage must be between" },
-		{ "\tlimit = \"10MiB\"\n\tlimit_percentage = 50\n", "mutually exclusive" },
-		{ "", "either limit or limit_percentage must be set" },
+		{"\tlimit = \"10MiB\"\n\tspike_limit = \"10MiB\"\n", "spike_limit must be less than limit"},
+		{"\tlimit = \"10MiB\"\n\tspike_limit = \"2MiB\"\n", NULL},
+		{"\tlimit_percentage = 101\n", "limit_percentage must be between 0 and 100"},
+		{"\tlimit_percentage = 80\n\tspike_limit_percentage = 100\n", "spike_limit_percentage must be between"},
+		{"\tlimit = \"10MiB\"\n\tlimit_percentage = 50\n", "mutually exclusive"},
+		{"", "either limit or limit_percentage must be set"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		char *cfg = limiter_cfg(cases[i].limits);
