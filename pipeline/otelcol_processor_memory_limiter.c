@@ -39,25 +39,41 @@
 #include "lib/procstats.h"
 #include "pipeline/component.h"
 
-static void check(const struct cfg_body *body, struct diag_list *diags)
+static void check_limits(const struct cfg_body *body, struct diag_list *diags)
 {
 	const struct cfg_attr *limit = common_attr_set(body, "limit");
 	const struct cfg_attr *pct = common_attr_set(body, "limit_percentage");
 	const struct cfg_attr *spike = common_attr_set(body, "spike_limit");
 	const struct cfg_attr *spike_pct = common_attr_set(body, "spike_limit_percentage");
+	int64_t p = cfg_int(body, "limit_percentage", 0), sp = cfg_int(body, "spike_limit_percentage", 0);
 	if (limit && pct)
 		diag_add(diags, DIAG_ERROR, body->src, pct->off,
 			 "limit and limit_percentage are mutually exclusive; set one of them");
 	else if (!limit && !pct)
 		diag_add(diags, DIAG_ERROR, body->src, body->off, "either limit or limit_percentage must be set");
+	else if (limit && !cfg_bytes(body, "limit", 0))
+		diag_add(diags, DIAG_ERROR, body->src, limit->off, "limit must be greater than zero");
 	else if (limit && spike && cfg_bytes(body, "spike_limit", 0) >= cfg_bytes(body, "limit", 0))
 		diag_add(diags, DIAG_ERROR, body->src, spike->off, "spike_limit must be less than limit");
-	if (pct && (cfg_int(body, "limit_percentage", 0) < 0 || cfg_int(body, "limit_percentage", 0) > 100))
-		diag_add(diags, DIAG_ERROR, body->src, pct->off, "limit_percentage must be between 0 and 100");
-	if (spike_pct &&
-	    (cfg_int(body, "spike_limit_percentage", 0) < 0 || cfg_int(body, "spike_limit_percentage", 0) >= 100))
+	if (pct && (p <= 0 || p > 100))
+		diag_add(diags, DIAG_ERROR, body->src, pct->off, "limit_percentage must be between 1 and 100");
+	if (spike_pct && (sp < 0 || sp >= 100 || (pct && p > 0 && sp >= p)))
 		diag_add(diags, DIAG_ERROR, body->src, spike_pct->off,
-			 "spike_limit_percentage must be between 0 and 99");
+			 "spike_limit_percentage must be at least 0 and less than limit_percentage");
+}
+
+static void check(const struct cfg_body *body, struct diag_list *diags)
+{
+	check_limits(body, diags);
+	const struct cfg_attr *interval = common_attr_set(body, "check_interval");
+	if (interval && cfg_duration_ns(body, "check_interval", 0) <= 0)
+		diag_add(diags, DIAG_ERROR, body->src, interval->off, "check_interval must be greater than zero");
+	const struct cfg_attr *soft = common_attr_set(body, "min_gc_interval_when_soft_limited");
+	if (cfg_duration_ns(body, "min_gc_interval_when_soft_limited", 0) <
+	    cfg_duration_ns(body, "min_gc_interval_when_hard_limited", 0))
+		diag_add(diags, DIAG_ERROR, body->src, soft ? soft->off : body->off,
+			 "min_gc_interval_when_soft_limited must be greater than or equal to "
+			 "min_gc_interval_when_hard_limited");
 }
 
 static const struct arg_schema args[] = {

@@ -321,10 +321,16 @@ static void test_limiter_limits_validate(void **state)
 	} cases[] = {
 		{"\tlimit = \"10MiB\"\n\tspike_limit = \"10MiB\"\n", "spike_limit must be less than limit"},
 		{"\tlimit = \"10MiB\"\n\tspike_limit = \"2MiB\"\n", NULL},
-		{"\tlimit_percentage = 101\n", "limit_percentage must be between 0 and 100"},
-		{"\tlimit_percentage = 80\n\tspike_limit_percentage = 100\n", "spike_limit_percentage must be between"},
+		{"\tlimit_percentage = 101\n", "limit_percentage must be between 1 and 100"},
+		{"\tlimit_percentage = 80\n\tspike_limit_percentage = 100\n",
+		 "spike_limit_percentage must be at least 0"},
 		{"\tlimit = \"10MiB\"\n\tlimit_percentage = 50\n", "mutually exclusive"},
 		{"", "either limit or limit_percentage must be set"},
+		{"\tlimit = \"0MiB\"\n", "limit must be greater than zero"},
+		{"\tlimit_percentage = 50\n\tspike_limit_percentage = 50\n", "less than limit_percentage"},
+		{"\tlimit_percentage = 50\n\tspike_limit_percentage = 49\n", NULL},
+		{"\tlimit = \"1GiB\"\n\tmin_gc_interval_when_hard_limited = \"20s\"\n",
+		 "must be greater than or equal to"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		char *cfg = limiter_cfg(cases[i].limits);
