@@ -627,6 +627,36 @@ static bool has_service_name(struct conv *cv, KeyValue **kv, size_t n)
 	return false;
 }
 
+/*
+ * Stream label values must be valid UTF-8 (Loki refuses the whole stream, and a Loki push parses its
+ * labels as text): each invalid byte becomes U+FFFD, as Go's range over a string decodes it.
+ */
+static int valid_utf8_values(struct arena *a, struct kvlist *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const unsigned char *s = (const unsigned char *)l->v[i].value;
+		size_t n = l->v[i].value_len, bad = 0, o = 0;
+		uint32_t cp;
+		for (size_t j = 0, k; j < n; j += k ? k : 1)
+			bad += !(k = utf8_seq(s + j, n - j, &cp));
+		if (!bad)
+			continue;
+		char *out = arena_alloc_bytes(a, n + 2 * bad + 1);
+		if (!out)
+			return -ENOMEM;
+		for (size_t j = 0, k; j < n; j += k ? k : 1) {
+			if ((k = utf8_seq(s + j, n - j, &cp)))
+				memcpy(out + o, s + j, k), o += k;
+			else
+				memcpy(out + o, "\xef\xbf\xbd", 3), o += 3;
+		}
+		out[o] = '\0';
+		l->v[i].value = out;
+		l->v[i].value_len = o;
+	}
+	return 0;
+}
+
 /* The stream labels of a resource, interned in the output batch. */
 static int stream_labels(struct conv *cv, bool has_service, struct labels *stream)
 {
@@ -670,7 +700,9 @@ static int convert_resource(struct conv *cv, const ResourceLogs *rl)
 			return rc;
 	}
 	struct labels stream;
-	int rc = stream_labels(cv, has_service, &stream);
+	int rc = valid_utf8_values(&cv->res_arena, &cv->index);
+	if (!rc)
+		rc = stream_labels(cv, has_service, &stream);
 	for (size_t i = 0; i < rl->n_scope_logs && !rc; i++)
 		rc = convert_scope(cv, rl->scope_logs[i], &stream);
 	return rc;

@@ -23,7 +23,8 @@
  *   - timestamp: time_unix_nano, else observed_time_unix_nano, else now.
  *
  * Ids of the wrong length (Loki's decoder rejects the whole request for them; our receiver does not
- * look) are left out rather than invented. protobuf-c strings end at their first NUL byte.
+ * look) are left out rather than invented. Stream label values that are not valid UTF-8 (Loki would
+ * refuse the stream) get U+FFFD for each invalid byte. protobuf-c strings end at their first NUL byte.
  */
 #ifndef SOLDER_PIPELINE_OTLP_LOGS_LOKI_H
 #define SOLDER_PIPELINE_OTLP_LOGS_LOKI_H

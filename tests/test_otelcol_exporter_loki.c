@@ -19,6 +19,7 @@
 #include "cmd/registry.h"
 #include "config/types.h"
 #include "lib/otlp.h"
+#include "lib/proto/otlp/logs_service.pb-c.h"
 #include "pipeline/otlp_logs_loki.h"
 #include "pipeline/runtime.h"
 
@@ -235,6 +236,51 @@ static void test_label_names(void **state)
 	}
 }
 
+/* Built with protobuf-c: OTLP/JSON cannot carry invalid UTF-8, a protobuf client can. */
+static void test_invalid_utf8_stream_label(void **state)
+{
+	Opentelemetry__Proto__Common__V1__AnyValue pod_v = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT,
+						   body = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+	pod_v.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+	pod_v.string_value = "a\xff\xc3" "b";
+	body.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+	body.string_value = "line";
+	Opentelemetry__Proto__Common__V1__KeyValue pod = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
+	pod.key = "k8s.pod.name";
+	pod.value = &pod_v;
+	Opentelemetry__Proto__Common__V1__KeyValue *attrs[] = {&pod};
+	Opentelemetry__Proto__Resource__V1__Resource res = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
+	res.n_attributes = 1;
+	res.attributes = attrs;
+	Opentelemetry__Proto__Logs__V1__LogRecord lr = OPENTELEMETRY__PROTO__LOGS__V1__LOG_RECORD__INIT;
+	lr.time_unix_nano = 3;
+	lr.body = &body;
+	Opentelemetry__Proto__Logs__V1__LogRecord *lrs[] = {&lr};
+	Opentelemetry__Proto__Logs__V1__ScopeLogs sl = OPENTELEMETRY__PROTO__LOGS__V1__SCOPE_LOGS__INIT;
+	sl.n_log_records = 1;
+	sl.log_records = lrs;
+	Opentelemetry__Proto__Logs__V1__ScopeLogs *sls[] = {&sl};
+	Opentelemetry__Proto__Logs__V1__ResourceLogs rl = OPENTELEMETRY__PROTO__LOGS__V1__RESOURCE_LOGS__INIT;
+	rl.resource = &res;
+	rl.n_scope_logs = 1;
+	rl.scope_logs = sls;
+	Opentelemetry__Proto__Logs__V1__ResourceLogs *rls[] = {&rl};
+	Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest req =
+		OPENTELEMETRY__PROTO__COLLECTOR__LOGS__V1__EXPORT_LOGS_SERVICE_REQUEST__INIT;
+	req.n_resource_logs = 1;
+	req.resource_logs = rls;
+	uint8_t buf[256];
+	size_t len = opentelemetry__proto__collector__logs__v1__export_logs_service_request__pack(&req, buf);
+	struct batch *b = batch_new();
+	char err[256];
+	assert_int_equal(otlp_logs_loki_convert(buf, len, 1, b, NULL, err, sizeof(err)), 0);
+	char *got = render(b);
+	assert_string_equal(got, "{k8s_pod_name=\"a\xef\xbf\xbd\xef\xbf\xbd"
+				 "b\", service_name=\"unknown_service\"} 3 line {}\n");
+	free(got);
+	batch_free(b);
+}
+
 /* ---- the component in the runtime ---- */
 
 static int sink_result;
@@ -391,11 +437,9 @@ static void test_component_drops_malformed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_convert_cases),
-		cmocka_unit_test(test_malformed_appends_nothing),
-		cmocka_unit_test(test_label_names),
-		cmocka_unit_test(test_component_forwards),
-		cmocka_unit_test(test_component_drops_malformed),
+		cmocka_unit_test(test_convert_cases),	   cmocka_unit_test(test_malformed_appends_nothing),
+		cmocka_unit_test(test_label_names),	   cmocka_unit_test(test_invalid_utf8_stream_label),
+		cmocka_unit_test(test_component_forwards), cmocka_unit_test(test_component_drops_malformed),
 	};
 	int rc = cmocka_run_group_tests_name("otelcol_exporter_loki", tests, NULL, NULL);
 	forward_list_free(&src_fl);
