@@ -12,9 +12,9 @@
  * pusher samples, the others go on with the last verdict), so an idle agent does no work and there is
  * no thread to own. At or above the soft limit every push is refused with -EAGAIN — the receiver
  * answers UNAVAILABLE / 503 with a retry delay and the client keeps its data — and the refused items
- * are counted. The Collector forces a GC where we ask glibc to return free heap to the system
- * (malloc_trim), at most once per `min_gc_interval_when_soft_limited` when crossing the soft limit and
- * per `min_gc_interval_when_hard_limited` above the hard one, then sample again. The max_gc_interval_*
+ * are counted. Where the Collector forces a GC, we ask glibc to return free heap to the system
+ * (malloc_trim) and sample again: at most once per `min_gc_interval_when_soft_limited` at or above the
+ * soft limit and per `min_gc_interval_when_hard_limited` above the hard one. The max_gc_interval_*
  * arguments are accepted; they bound GC tuning solder does not have.
  *
  * Below the soft limit payloads go at once to the `output` list of their signal (routing as in
@@ -283,7 +283,12 @@ static uint64_t trim(struct memory_limiter *m, int64_t now)
 	return read_rss(m);
 }
 
-/* One sample and the verdict, under m->lock: the Collector's CheckMemLimits with malloc_trim for GC. */
+/*
+ * One sample and the verdict, under m->lock: the Collector's CheckMemLimits with malloc_trim for its
+ * forced GC. Unlike Go's collector, glibc never hands free heap back on its own, so the trim is retried
+ * at every sample at or above the soft limit (at most once per its interval), not only on crossing it:
+ * otherwise RSS could stay above the limit after the memory was freed and the limiter refuse forever.
+ */
 static void sample(struct memory_limiter *m, int64_t now)
 {
 	const char *id = component_id(m->c);
@@ -292,20 +297,15 @@ static void sample(struct memory_limiter *m, int64_t now)
 		log_warn(id, "cannot read the resident set size; not limiting", NULL);
 		return;
 	}
-	if (rss >= m->lim.hard && now - m->last_trim_ns >= m->trim_hard_ns)
+	int64_t since = now - m->last_trim_ns;
+	if (rss >= m->lim.hard ? since >= m->trim_hard_ns : rss >= m->lim.soft && since >= m->trim_soft_ns)
 		rss = trim(m, now);
 	bool was = __atomic_load_n(&m->refusing, __ATOMIC_RELAXED), must = rss >= m->lim.soft;
 	if (was && !must)
 		log_info(id, "memory usage back within limits; accepting data again", "rss=%" PRIu64, rss);
-	if (!was && must) {
-		if (now - m->last_trim_ns >= m->trim_soft_ns) {
-			rss = trim(m, now);
-			must = rss >= m->lim.soft;
-		}
-		if (must)
-			log_warn(id, "memory usage above the soft limit; refusing data",
-				 "rss=%" PRIu64 " soft_limit=%" PRIu64, rss, m->lim.soft);
-	}
+	if (!was && must)
+		log_warn(id, "memory usage above the soft limit; refusing data", "rss=%" PRIu64 " soft_limit=%" PRIu64,
+			 rss, m->lim.soft);
 	__atomic_store_n(&m->refusing, must, __ATOMIC_RELAXED);
 	metric_gauge_set(m->refusing_g, must);
 }

@@ -282,6 +282,9 @@ static void test_limiter_refuses_above_limit(void **state)
 	assert_true(metric_value(reg, series) == 1048576 - 1048576 / 5);
 	snprintf(series, sizeof(series), "solder_memory_limiter_rss_bytes{%s} ", id);
 	assert_true(metric_value(reg, series) > 1048576);
+	/* the heap was trimmed once (the stand-in for the Collector's forced GC), then refusal went on */
+	snprintf(series, sizeof(series), "solder_memory_limiter_heap_trims_total{%s} ", id);
+	assert_true(metric_value(reg, series) == 1);
 	/* refusals are not drops: the client keeps the data and retries */
 	assert_int_equal(dropped_of(rt, "otelcol.processor.memory_limiter.m", "no_consumer"), 0);
 	runtime_free(rt);
