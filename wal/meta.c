@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,8 +153,14 @@ int meta_probe(const char *path)
 	pid_t pid = fork();
 	if (pid < 0)
 		return -errno;
-	if (pid == 0)
+	if (pid == 0) {
+		/* A crash must kill the child: handlers inherited from the parent (a test framework's, a crash
+		 * logger's) would otherwise catch it and carry on in the parent's code. */
+		static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+		for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+			signal(fatal[i], SIG_DFL);
 		_exit(probe_child(path));
+	}
 	int status;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
@@ -172,12 +179,91 @@ static void move_aside(const char *path, const char *corrupt_dir)
 	log_warn("wal", "meta.lmdb unreadable, moved aside; rebuilding from segments", "moved_to=%s", dst);
 }
 
+struct copy_ctx {
+	MDB_txn *txn;
+	MDB_dbi dbi;
+};
+
+/* walk() hands the value without its CRC trailer; the trailer follows it in the map, so copy both. */
+static int copy_entry(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	struct copy_ctx *cx = arg;
+	MDB_val k = { .mv_size = klen, .mv_data = (void *)key }, v = { .mv_size = vlen + 4, .mv_data = (void *)val };
+	int rc = mdb_put(cx->txn, cx->dbi, &k, &v, MDB_APPEND);
+	return rc ? mdb_to_errno(rc) : 0;
+}
+
+static void unlink_with_lock(const char *path)
+{
+	char lock[4096 + 8];
+	snprintf(lock, sizeof(lock), "%s-lock", path);
+	unlink(path);
+	unlink(lock);
+}
+
+/*
+ * Rebuilds a probed meta.lmdb as a fresh file from a walk of its entries, then renames it over the old
+ * one. The probe proves that a read walk of the file is safe, but LMDB trusts page numbers and a write
+ * descends pages no walk follows (free list, branch splits): a damaged page there could make recovery's
+ * first write read outside the map. A file written here holds only pages LMDB has just built, so every
+ * later write works on a sound tree. The file is small (stream cursors), so this costs milliseconds.
+ */
+static int rewrite_fresh(const char *path, size_t map_size)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s.fresh", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	unlink_with_lock(tmp);
+	struct meta *src = NULL, *dst = NULL;
+	MDB_txn *txn = NULL;
+	int rc = env_open(path, MDB_RDONLY | MDB_NOLOCK, 0, &src);
+	if (rc)
+		return rc;
+	if ((rc = env_open(tmp, 0, src->map_size > map_size ? src->map_size : map_size, &dst)) != 0)
+		goto out;
+	if ((rc = mdb_txn_begin(dst->env, NULL, 0, &txn)) != 0) {
+		rc = mdb_to_errno(rc);
+		goto out;
+	}
+	struct copy_ctx cx = { txn, dst->dbi };
+	if ((rc = walk(src, copy_entry, &cx)) != 0) {
+		rc = rc == -ENOSPC ? rc : -EBADMSG; /* the probe walked it: failing now means it is inconsistent */
+		goto out;
+	}
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc || (rc = mdb_env_sync(dst->env, 1)) != 0) {
+		rc = mdb_to_errno(rc);
+		goto out;
+	}
+	if (rename(tmp, path) < 0)
+		rc = -errno;
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	meta_close(dst);
+	meta_close(src);
+	if (rc)
+		unlink_with_lock(tmp);
+	else {
+		char lock[4096 + 16];
+		snprintf(lock, sizeof(lock), "%s.fresh-lock", path);
+		unlink(lock);
+	}
+	return rc;
+}
+
 int meta_open(const char *path, const char *corrupt_dir, bool nosync, size_t map_size, struct meta **out,
 	      bool *rebuilt)
 {
 	unsigned flags = nosync ? MDB_NOSYNC : 0;
 	*rebuilt = false;
 	int rc = meta_probe(path);
+	if (rc == 0 && (rc = rewrite_fresh(path, map_size)) != 0 && rc != -EBADMSG) {
+		/* No room or no permission for a copy: keep the probed file rather than refuse to start. */
+		log_warn("wal", "could not rewrite meta.lmdb; using it as it is", "error=%s", strerror(-rc));
+		rc = 0;
+	}
 	if (rc == 0) {
 		rc = env_open(path, flags, map_size, out);
 		if (rc == 0 || (rc != -EBADMSG && rc != -EINVAL))
