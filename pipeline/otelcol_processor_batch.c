@@ -27,6 +27,7 @@
 #include "lib/log.h"
 #include "lib/otlp.h"
 #include "pipeline/component.h"
+#include "pipeline/otel_output.h"
 
 static void check(const struct cfg_body *body, struct diag_list *diags)
 {
@@ -69,105 +70,17 @@ const struct component_schema otelcol_processor_batch_schema = {
 	.runnable = true,
 };
 
-/* ---- routing payloads to the output list of their signal (as in memory_limiter) ---- */
-
-static int signal_of(const struct record *r)
-{
-	if (r->kind != RECORD_PAYLOAD)
-		return -1;
-	switch (r->payload.kind) {
-	case PAYLOAD_OTLP_TRACES:
-		return OTLP_TRACES;
-	case PAYLOAD_OTLP_METRICS:
-		return OTLP_METRICS;
-	case PAYLOAD_OTLP_LOGS:
-		return OTLP_LOGS;
-	default:
-		return -1;
-	}
-}
-
-static int push_signal(struct component *c, const struct forward_list *fl, struct batch *b, unsigned flags, int s)
-{
-	if (!fl->n) {
-		component_count_dropped(c, "no_consumer", b->n_records, b->bytes);
-		log_warn(component_id(c), "dropping telemetry: output has no consumer for its signal", "signal=%s",
-			 otlp_signal_name((enum otlp_signal)s));
-		return 0;
-	}
-	return forward_push(c, fl, b, flags);
-}
-
-/* The records of b that carry signal s, copied into a new batch (NULL and *rc = 0 when there are none). */
-static struct batch *records_of(const struct batch *b, int s, int *rc)
-{
-	struct batch *part = NULL;
-	*rc = 0;
-	for (size_t i = 0; i < b->n_records && !*rc; i++) {
-		if (signal_of(&b->records[i]) != s)
-			continue;
-		if (!part && !(part = batch_new()))
-			*rc = -ENOMEM;
-		else
-			*rc = batch_add_payload(part, (enum payload_kind)b->records[i].payload.kind,
-						b->records[i].payload.data, b->records[i].payload.len);
-	}
-	if (*rc) {
-		batch_free(part);
-		return NULL;
-	}
-	return part;
-}
-
-static int route(struct component *c, const struct forward_list out[OTLP_SIGNALS], struct batch *b, unsigned flags)
-{
-	int sig = -2;
-	bool one = true;
-	for (size_t i = 0; i < b->n_records; i++) {
-		int s = signal_of(&b->records[i]);
-		if (s < 0 || (sig != -2 && s != sig))
-			one = false;
-		sig = s;
-	}
-	if (one && sig >= 0) /* the usual case: a receiver pushes one payload per batch */
-		return push_signal(c, &out[sig], b, flags, sig);
-	int rc = 0;
-	for (int s = 0; s < OTLP_SIGNALS && !rc; s++) {
-		struct batch *part = records_of(b, s, &rc);
-		if (part)
-			rc = push_signal(c, &out[s], part, flags, s);
-		batch_free(part);
-	}
-	for (size_t i = 0; i < b->n_records && !rc; i++)
-		if (signal_of(&b->records[i]) < 0)
-			component_count_dropped(c, "not_otlp", 1, batch_record_bytes(&b->records[i]));
-	return rc;
-}
-
-static int outputs_from(const struct cfg_body *args, struct forward_list out[OTLP_SIGNALS])
-{
-	static const char *const names[OTLP_SIGNALS] = {"traces", "metrics", "logs"};
-	size_t cur = 0;
-	const struct cfg_block *blk = cfg_next_block(args, "output", &cur);
-	for (int s = 0; blk && s < OTLP_SIGNALS; s++) {
-		int rc = forward_list_from(cfg_get(blk->body, names[s]), &out[s]);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
 /* ---- the component ---- */
 
 struct batch_processor {
 	struct component *c;
-	struct forward_list out[OTLP_SIGNALS];
+	struct otel_output out;
 };
 
 static int batch_push(void *arg, struct batch *b, unsigned flags)
 {
 	struct batch_processor *p = arg;
-	return route(p->c, p->out, b, flags);
+	return otel_output_route(p->c, &p->out, b, flags);
 }
 
 static int batch_start(void *state)
@@ -181,8 +94,7 @@ static int batch_start(void *state)
 static void batch_destroy(void *state)
 {
 	struct batch_processor *p = state;
-	for (int s = 0; s < OTLP_SIGNALS; s++)
-		forward_list_free(&p->out[s]);
+	otel_output_free(&p->out);
 	free(p);
 }
 
@@ -192,7 +104,7 @@ static int batch_create(struct component *c, const struct cfg_body *args, void *
 	if (!p)
 		return -ENOMEM;
 	p->c = c;
-	int rc = outputs_from(args, p->out);
+	int rc = otel_output_from(args, &p->out);
 	if (!rc)
 		rc = component_export_receiver(c, "input", batch_push, p);
 	if (rc) {

@@ -38,6 +38,7 @@
 #include "lib/otlp.h"
 #include "lib/procstats.h"
 #include "pipeline/component.h"
+#include "pipeline/otel_output.h"
 
 static void check_limits(const struct cfg_body *body, struct diag_list *diags)
 {
@@ -110,93 +111,6 @@ const struct component_schema otelcol_processor_memory_limiter_schema = {
 	.runnable = true,
 };
 
-/* ---- routing payloads to the output list of their signal (as in otelcol.processor.batch) ---- */
-
-static int signal_of(const struct record *r)
-{
-	if (r->kind != RECORD_PAYLOAD)
-		return -1;
-	switch (r->payload.kind) {
-	case PAYLOAD_OTLP_TRACES:
-		return OTLP_TRACES;
-	case PAYLOAD_OTLP_METRICS:
-		return OTLP_METRICS;
-	case PAYLOAD_OTLP_LOGS:
-		return OTLP_LOGS;
-	default:
-		return -1;
-	}
-}
-
-static int push_signal(struct component *c, const struct forward_list *fl, struct batch *b, unsigned flags, int s)
-{
-	if (!fl->n) {
-		component_count_dropped(c, "no_consumer", b->n_records, b->bytes);
-		log_warn(component_id(c), "dropping telemetry: output has no consumer for its signal", "signal=%s",
-			 otlp_signal_name((enum otlp_signal)s));
-		return 0;
-	}
-	return forward_push(c, fl, b, flags);
-}
-
-static struct batch *records_of(const struct batch *b, int s, int *rc)
-{
-	struct batch *part = NULL;
-	*rc = 0;
-	for (size_t i = 0; i < b->n_records && !*rc; i++) {
-		if (signal_of(&b->records[i]) != s)
-			continue;
-		if (!part && !(part = batch_new()))
-			*rc = -ENOMEM;
-		else
-			*rc = batch_add_payload(part, (enum payload_kind)b->records[i].payload.kind,
-						b->records[i].payload.data, b->records[i].payload.len);
-	}
-	if (*rc) {
-		batch_free(part);
-		return NULL;
-	}
-	return part;
-}
-
-static int route(struct component *c, const struct forward_list out[OTLP_SIGNALS], struct batch *b, unsigned flags)
-{
-	int sig = -2;
-	bool one = true;
-	for (size_t i = 0; i < b->n_records; i++) {
-		int s = signal_of(&b->records[i]);
-		if (s < 0 || (sig != -2 && s != sig))
-			one = false;
-		sig = s;
-	}
-	if (one && sig >= 0)
-		return push_signal(c, &out[sig], b, flags, sig);
-	int rc = 0;
-	for (int s = 0; s < OTLP_SIGNALS && !rc; s++) {
-		struct batch *part = records_of(b, s, &rc);
-		if (part)
-			rc = push_signal(c, &out[s], part, flags, s);
-		batch_free(part);
-	}
-	for (size_t i = 0; i < b->n_records && !rc; i++)
-		if (signal_of(&b->records[i]) < 0)
-			component_count_dropped(c, "not_otlp", 1, batch_record_bytes(&b->records[i]));
-	return rc;
-}
-
-static int outputs_from(const struct cfg_body *args, struct forward_list out[OTLP_SIGNALS])
-{
-	static const char *const names[OTLP_SIGNALS] = {"traces", "metrics", "logs"};
-	size_t cur = 0;
-	const struct cfg_block *blk = cfg_next_block(args, "output", &cur);
-	for (int s = 0; blk && s < OTLP_SIGNALS; s++) {
-		int rc = forward_list_from(cfg_get(blk->body, names[s]), &out[s]);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
 /* ---- memory ---- */
 
 /* Memory this process may use: the cgroup's limit when there is one, else physical RAM. */
@@ -254,7 +168,7 @@ static int64_t mono_ns(void)
 
 struct memory_limiter {
 	struct component *c;
-	struct forward_list out[OTLP_SIGNALS];
+	struct otel_output out;
 	struct limits lim;
 	int64_t interval_ns, trim_soft_ns, trim_hard_ns;
 
@@ -326,7 +240,7 @@ static void maybe_sample(struct memory_limiter *m)
 static void count_refused(struct memory_limiter *m, const struct batch *b)
 {
 	for (size_t i = 0; i < b->n_records; i++) {
-		int s = signal_of(&b->records[i]);
+		int s = otel_record_signal(&b->records[i]);
 		uint64_t items = 0;
 		if (s >= 0 && otlp_validate((enum otlp_signal)s, b->records[i].payload.data, b->records[i].payload.len,
 					    &items, NULL, 0) == 0)
@@ -342,7 +256,7 @@ static int limiter_push(void *arg, struct batch *b, unsigned flags)
 		count_refused(m, b);
 		return -EAGAIN;
 	}
-	return route(m->c, m->out, b, flags);
+	return otel_output_route(m->c, &m->out, b, flags);
 }
 
 static void metrics_init(struct memory_limiter *m)
@@ -383,8 +297,7 @@ static void limiter_destroy(void *state)
 			metrics_family_remove_by_label(m->fam[i], "component_id", component_id(m->c));
 			metrics_family_unregister(m->fam[i]);
 		}
-	for (int s = 0; s < OTLP_SIGNALS; s++)
-		forward_list_free(&m->out[s]);
+	otel_output_free(&m->out);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
@@ -404,7 +317,7 @@ static int limiter_create(struct component *c, const struct cfg_body *args, void
 	if (rc)
 		log_error(component_id(c), "memory limits leave no room (spike_limit >= limit, or a zero limit)", NULL);
 	if (!rc)
-		rc = outputs_from(args, m->out);
+		rc = otel_output_from(args, &m->out);
 	if (!rc) {
 		metrics_init(m);
 		rc = component_export_receiver(c, "input", limiter_push, m);
