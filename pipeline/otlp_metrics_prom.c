@@ -55,6 +55,10 @@ struct otlp_prom {
 	struct label *common, *out; /* a point's labels; one sample's labels */
 	size_t n_common, cap_common, cap_out;
 	struct otlp_prom_buf sb; /* rendering scratch for non-string attribute values */
+	double *le_bounds; /* the bounds whose `le` strings (in pb) le holds: points of a metric share them */
+	const char **le;
+	size_t le_n, cap_le_bounds, cap_le;
+	bool le_valid;
 };
 
 /* One conversion's state. */
@@ -312,6 +316,27 @@ static int number_point(struct conv *x, const struct names *nm, const NumberData
 	return rc;
 }
 
+/* The `le` values of bounds[0..n), formatted once per distinct bounds array of the payload. */
+static const char **le_strings(struct otlp_prom *cv, const double *bounds, size_t n)
+{
+	if (cv->le_valid && n == cv->le_n && (!n || !memcmp(bounds, cv->le_bounds, n * sizeof(*bounds))))
+		return cv->le;
+	cv->le_valid = false;
+	if (grow((void **)&cv->le_bounds, &cv->cap_le_bounds, n + 1, sizeof(*cv->le_bounds)) ||
+	    grow((void **)&cv->le, &cv->cap_le, n + 1, sizeof(*cv->le)))
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		char tmp[OTLP_PROM_FLOAT_MAX];
+		if (!(cv->le[i] = arena_strndup(&cv->pb, tmp, otlp_prom_format_float(bounds[i], tmp, sizeof(tmp)))))
+			return NULL;
+	}
+	if (n)
+		memcpy(cv->le_bounds, bounds, n * sizeof(*bounds));
+	cv->le_n = n;
+	cv->le_valid = true;
+	return cv->le;
+}
+
 /* Usable bounds: strictly increasing, no NaN; a final +Inf bound is left to the implicit +Inf bucket. */
 static bool bounds_usable(const HistogramDataPoint *p, size_t *n)
 {
@@ -333,16 +358,17 @@ static int histogram_point(struct conv *x, const struct names *nm, const Histogr
 		x->st->dropped[OTLP_PROM_DROP_INVALID]++;
 		return 0;
 	}
+	const char **le = le_strings(x->cv, p->explicit_bounds, nb);
+	if (!le)
+		return -ENOMEM;
 	int rc = point_labels(x, x->base, x->n_base, x->o->resource_to_telemetry_conversion, true, p->attributes,
 			      p->n_attributes);
 	bool stale = p->flags & NO_RECORDED_VALUE;
 	int64_t ts = point_ms(x, p->time_unix_nano);
 	uint64_t cum = 0;
-	char le[OTLP_PROM_FLOAT_MAX];
 	for (size_t i = 0; i < nb && rc == 0; i++) {
 		cum += p->bucket_counts[i];
-		otlp_prom_format_float(p->explicit_bounds[i], le, sizeof(le));
-		rc = emit(x, nm->bucket, nm->base_len + 7, "le", le, ts, stale ? stale_nan() : (double)cum, meta);
+		rc = emit(x, nm->bucket, nm->base_len + 7, "le", le[i], ts, stale ? stale_nan() : (double)cum, meta);
 	}
 	if (rc == 0)
 		rc = emit(x, nm->bucket, nm->base_len + 7, "le", "+Inf", ts, stale ? stale_nan() : (double)p->count, meta);
@@ -628,6 +654,8 @@ void otlp_prom_free(struct otlp_prom *cv)
 	free(cv->common);
 	free(cv->out);
 	otlp_prom_buf_free(&cv->sb);
+	free(cv->le_bounds);
+	free(cv->le);
 	free(cv);
 }
 
@@ -653,6 +681,7 @@ int otlp_prom_convert(struct otlp_prom *cv, const struct otlp_prom_options *o, c
 		rc = convert_resource(&x, req->resource_metrics[i]);
 	release(&cv->pb, 65536);
 	release(&cv->dp, 0);
+	cv->le_valid = false; /* its strings were in pb */
 	if (cv->sb.cap > ARENA_KEEP)
 		otlp_prom_buf_free(&cv->sb);
 	return rc;

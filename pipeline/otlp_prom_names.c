@@ -300,6 +300,8 @@ static void shortest_e(double v, char *e, size_t cap)
 /* v (finite) as Go's 'f' with precision -1; out needs 400 bytes. */
 static size_t fixed(double v, char *out)
 {
+	if (fabs(v) < 1e15 && v == (double)(long long)v && !(v == 0 && signbit(v)))
+		return (size_t)sprintf(out, "%lld", (long long)v); /* integral: the digits are the answer */
 	char e[40], digits[24];
 	shortest_e(v, e, sizeof(e));
 	const char *p = e;
