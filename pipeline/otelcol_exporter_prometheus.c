@@ -7,9 +7,9 @@
  * forward_push returns, so a full WAL behind prometheus.remote_write reaches the OTLP client as
  * UNAVAILABLE / 503 and it retries; nothing is acknowledged that did not become durable. Points the
  * rules drop (delta temporality, exponential histograms, invalid points) and payloads that do not
- * decode are counted per reason once the rest was accepted (a refused push is retried whole), and a
- * payload that does not decode is logged (rate-limited); it never fails the push, since retrying it
- * could not help.
+ * decode (or would take more memory to decode than otlp_metrics_prom allows) are counted per reason
+ * once the rest was accepted (a refused push is retried whole), and such a payload is logged
+ * (rate-limited); it never fails the push, since retrying it could not help.
  *
  * Unlike Alloy, nothing is cached between pushes: Alloy keeps a series cache to skip out-of-order
  * points and to emit metadata, and gc_frequency cleans it; here each payload converts on its own (the
@@ -124,7 +124,7 @@ static int64_t now_ms(void)
 
 struct outcome {
 	struct otlp_prom_stats st;
-	uint64_t malformed, malformed_bytes;
+	uint64_t malformed, malformed_bytes, too_large, too_large_bytes;
 };
 
 /* Converts every metrics payload of b into out. */
@@ -141,6 +141,11 @@ static int convert_batch(struct otelprom *e, struct otlp_prom *cv, const struct 
 			res->malformed_bytes += r->payload.len;
 			log_warn("otelcol.exporter.prometheus", "OTLP metrics payload does not decode, dropped",
 				 "component=%s bytes=%u", component_id(e->c), r->payload.len);
+		} else if (rc == -EFBIG) {
+			res->too_large++;
+			res->too_large_bytes += r->payload.len;
+			log_warn("otelcol.exporter.prometheus", "OTLP metrics payload would decode too large, dropped",
+				 "component=%s bytes=%u", component_id(e->c), r->payload.len);
 		} else if (rc < 0) {
 			return rc;
 		}
@@ -155,6 +160,8 @@ static void count_drops(struct otelprom *e, const struct outcome *res)
 			component_count_dropped(e->c, otlp_prom_drop_reason((enum otlp_prom_drop)d), res->st.dropped[d], 0);
 	if (res->malformed)
 		component_count_dropped(e->c, "malformed", res->malformed, res->malformed_bytes);
+	if (res->too_large)
+		component_count_dropped(e->c, "too_large", res->too_large, res->too_large_bytes);
 }
 
 static int push(void *arg, struct batch *b, unsigned flags)

@@ -48,6 +48,7 @@ enum { SRC_POINT = 0, SRC_RESOURCE = 1 };
 
 struct otlp_prom {
 	struct arena pb; /* the unpacked payload and per-payload strings */
+	size_t unpacked, unpack_budget; /* bytes protobuf-c took from pb; its cap for this payload */
 	struct arena dp; /* per data point strings */
 	ProtobufCAllocator alloc;
 	struct cand *cands, *res;
@@ -627,7 +628,13 @@ static int convert_resource(struct conv *x, const ResourceMetrics *rm)
 
 /* ---------------- lifecycle ---------------- */
 
-static void *pb_alloc(void *data, size_t size) { return arena_alloc(&((struct otlp_prom *)data)->pb, size ? size : 1); }
+/* protobuf-c's allocator: the arena, within the payload's budget (a failed allocation fails the unpack). */
+static void *pb_alloc(void *data, size_t size)
+{
+	struct otlp_prom *cv = data;
+	cv->unpacked += size;
+	return cv->unpacked > cv->unpack_budget ? NULL : arena_alloc(&cv->pb, size ? size : 1);
+}
 
 static void pb_free(void *data, void *p) { (void)data, (void)p; /* released with the arena */ }
 
@@ -672,10 +679,12 @@ static void release(struct arena *a, size_t chunk)
 int otlp_prom_convert(struct otlp_prom *cv, const struct otlp_prom_options *o, const void *data, size_t len,
 		      struct batch *out, struct otlp_prom_stats *st)
 {
+	cv->unpacked = 0;
+	cv->unpack_budget = OTLP_PROM_UNPACK_FACTOR * len + (1u << 20);
 	Request *req = (Request *)protobuf_c_message_unpack(
 		&opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor, &cv->alloc,
 		len, data);
-	int rc = req ? 0 : -EINVAL;
+	int rc = req ? 0 : cv->unpacked > cv->unpack_budget ? -EFBIG : -EINVAL;
 	struct conv x = { .cv = cv, .o = o, .out = out, .st = st };
 	for (size_t i = 0; req && i < req->n_resource_metrics && rc == 0; i++)
 		rc = convert_resource(&x, req->resource_metrics[i]);

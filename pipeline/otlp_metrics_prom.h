@@ -32,7 +32,12 @@
  *
  * Memory: the payload is unpacked into an arena owned by the converter and reset after each payload
  * (released when it grew past a few MiB), so a converter reused across payloads does not allocate in
- * steady state beyond what the output batch takes. A converter is not thread-safe: one per thread.
+ * steady state beyond what the output batch takes. protobuf-c's structs are much larger than the wire
+ * form of an empty message (an empty data point: 2 bytes on the wire, ~90 in memory), so the unpack
+ * is capped at OTLP_PROM_UNPACK_FACTOR times the payload plus 1 MiB: real exports stay far below
+ * (2-4x for bench/otlp_prom's SDK-shaped exports), a payload of empty messages crafted to blow up
+ * memory is refused instead.
+ * A converter is not thread-safe: one per thread.
  */
 #ifndef SOLDER_PIPELINE_OTLP_METRICS_PROM_H
 #define SOLDER_PIPELINE_OTLP_METRICS_PROM_H
@@ -80,10 +85,13 @@ struct otlp_prom;
 int otlp_prom_new(struct otlp_prom **out);
 void otlp_prom_free(struct otlp_prom *cv);
 
+/* Most memory an unpack may take per payload byte (see above). */
+#define OTLP_PROM_UNPACK_FACTOR 16
+
 /*
  * Appends the samples of one ExportMetricsServiceRequest to out. Returns 0; -EINVAL when the payload
- * does not decode (nothing appended); -ENOMEM (out may hold part of the payload's samples: the caller
- * discards the batch).
+ * does not decode, -EFBIG when decoding it would take more memory than the cap (nothing appended);
+ * -ENOMEM (out may hold part of the payload's samples: the caller discards the batch).
  */
 int otlp_prom_convert(struct otlp_prom *cv, const struct otlp_prom_options *o, const void *data, size_t len,
 		      struct batch *out, struct otlp_prom_stats *st);

@@ -786,6 +786,25 @@ static void test_malformed(void **state)
 	}
 	batch_free(b);
 	free_all();
+
+	/* empty points cost ~2 bytes on the wire and ~90 unpacked: refused past the cap, nothing appended */
+	enum { EMPTY = 100000 };
+	NumberDataPoint *pts = keep(calloc(EMPTY, sizeof(*pts)));
+	void **ptrs = keep(calloc(EMPTY + 1, sizeof(*ptrs)));
+	for (size_t i = 0; i < EMPTY; i++) {
+		pts[i] = (NumberDataPoint)OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__INIT;
+		ptrs[i] = &pts[i];
+	}
+	data = pack(L(rmetrics(true, shop(), "lib", "1.0", NOA,
+			       L(gauge("g", "", (struct list){ ptrs, EMPTY }), NULL)),
+		      NULL),
+		    &len);
+	assert_true(len < 300000);
+	b = batch_new();
+	assert_int_equal(otlp_prom_convert(cv, &o, data, len, b, &st), -EFBIG);
+	assert_int_equal(b->n_records, 0);
+	batch_free(b);
+	free_all();
 	otlp_prom_free(cv);
 }
 
