@@ -32,7 +32,7 @@
 
 static void check(const struct cfg_body *body, struct diag_list *diags)
 {
-	static const char *const refused[] = { "convert_classic_histograms_to_nhcb", "start_timestamp_zero_ingestion" };
+	static const char *const refused[] = {"convert_classic_histograms_to_nhcb", "start_timestamp_zero_ingestion"};
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		const struct cfg_attr *a = common_attr_set(body, refused[i]);
 		if (a && cfg_bool(body, refused[i], false))
@@ -44,38 +44,38 @@ static void check(const struct cfg_body *body, struct diag_list *diags)
 }
 
 static const struct arg_schema args[] = {
-	{ "forward_to", &type_list_metrics_receiver, .required = true, .doc = "Where to forward converted metrics." },
-	{ "add_metric_suffixes", &type_bool, .def = "true", .doc = "Add type and unit suffixes to metric names." },
-	{ "convert_classic_histograms_to_nhcb", &type_bool, .def = "false",
-	  .doc = "Convert histograms to NHCB (not supported: must stay false)." },
-	{ "start_timestamp_zero_ingestion", &type_bool, .def = "false",
-	  .doc = "Inject a zero at the start timestamp (not supported: must stay false)." },
-	{ "gc_frequency", &type_duration, .def = "5m",
-	  .doc = "Accepted for Alloy compatibility; solder keeps no series cache to collect." },
-	{ "honor_metadata", &type_bool, .def = "false", .doc = "Send metric type, help and unit downstream." },
-	{ "include_scope_info", &type_bool, .def = "false", .doc = "Include otel_scope_info metrics." },
-	{ "include_scope_labels", &type_bool, .def = "true", .doc = "Add otel_scope_name/version labels." },
-	{ "include_target_info", &type_bool, .def = "true", .doc = "Include target_info metrics." },
-	{ "keep_identifying_resource_attributes", &type_bool, .def = "false",
-	  .doc = "Keep service.* attributes on target_info." },
-	{ "resource_to_telemetry_conversion", &type_bool, .def = "false", .doc = "Resource attributes become labels." },
-	{ 0 },
+	{"forward_to", &type_list_metrics_receiver, .required = true, .doc = "Where to forward converted metrics."},
+	{"add_metric_suffixes", &type_bool, .def = "true", .doc = "Add type and unit suffixes to metric names."},
+	{"convert_classic_histograms_to_nhcb", &type_bool, .def = "false",
+	 .doc = "Convert histograms to NHCB (not supported: must stay false)."},
+	{"start_timestamp_zero_ingestion", &type_bool, .def = "false",
+	 .doc = "Inject a zero at the start timestamp (not supported: must stay false)."},
+	{"gc_frequency", &type_duration, .def = "5m",
+	 .doc = "Accepted for Alloy compatibility; solder keeps no series cache to collect."},
+	{"honor_metadata", &type_bool, .def = "false", .doc = "Send metric type, help and unit downstream."},
+	{"include_scope_info", &type_bool, .def = "false", .doc = "Include otel_scope_info metrics."},
+	{"include_scope_labels", &type_bool, .def = "true", .doc = "Add otel_scope_name/version labels."},
+	{"include_target_info", &type_bool, .def = "true", .doc = "Include target_info metrics."},
+	{"keep_identifying_resource_attributes", &type_bool, .def = "false",
+	 .doc = "Keep service.* attributes on target_info."},
+	{"resource_to_telemetry_conversion", &type_bool, .def = "false", .doc = "Resource attributes become labels."},
+	{0},
 };
 
 static const struct block_schema blocks[] = {
 	COMMON_OTEL_DEBUG_METRICS_BLOCK,
-	{ 0 },
+	{0},
 };
 
 static const struct export_schema exports[] = {
-	{ "input", &type_otel_metrics, .doc = "Where OTLP metrics to convert are sent." },
-	{ 0 },
+	{"input", &type_otel_metrics, .doc = "Where OTLP metrics to convert are sent."},
+	{0},
 };
 
 const struct component_schema otelcol_exporter_prometheus_schema = {
 	.name = "otelcol.exporter.prometheus",
 	.doc = "Converts OTLP metrics to Prometheus samples.",
-	.args = { args, blocks, check },
+	.args = {args, blocks, check},
 	.exports = exports,
 	.runnable = true,
 };
@@ -157,7 +157,8 @@ static void count_drops(struct otelprom *e, const struct outcome *res)
 {
 	for (int d = 0; d < OTLP_PROM_DROPS; d++)
 		if (res->st.dropped[d])
-			component_count_dropped(e->c, otlp_prom_drop_reason((enum otlp_prom_drop)d), res->st.dropped[d], 0);
+			component_count_dropped(e->c, otlp_prom_drop_reason((enum otlp_prom_drop)d), res->st.dropped[d],
+						0);
 	if (res->malformed)
 		component_count_dropped(e->c, "malformed", res->malformed, res->malformed_bytes);
 	if (res->too_large)
@@ -169,7 +170,7 @@ static int push(void *arg, struct batch *b, unsigned flags)
 	struct otelprom *e = arg;
 	struct otlp_prom *cv = take_converter(e);
 	struct batch *out = batch_new();
-	struct outcome res = { 0 };
+	struct outcome res = {0};
 	int rc = cv && out ? 0 : -ENOMEM;
 	pthread_rwlock_rdlock(&e->lock);
 	struct otlp_prom_options o = e->opts;
@@ -235,7 +236,7 @@ static int update(void *state, const struct cfg_body *args)
 {
 	struct otelprom *e = state;
 	struct otlp_prom_options o;
-	struct forward_list fl = { 0 }, old;
+	struct forward_list fl = {0}, old;
 	int rc = build(args, &o, &fl);
 	if (rc < 0) {
 		forward_list_free(&fl);

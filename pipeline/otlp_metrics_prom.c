@@ -30,33 +30,33 @@ typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint SummaryDataPoint;
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
 typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
 
-#define CUMULATIVE OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE
+#define CUMULATIVE	  OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE
 #define NO_RECORDED_VALUE 1u
-#define STALE_NAN_BITS 0x7ff0000000000002ull
-#define ARENA_KEEP (4u << 20) /* an arena that grew past this is released after the payload */
+#define STALE_NAN_BITS	  0x7ff0000000000002ull
+#define ARENA_KEEP	  (4u << 20) /* an arena that grew past this is released after the payload */
 
 /* A label before precedence and collisions are settled. */
 struct cand {
 	const char *name, *key, *value;
 	uint32_t name_len, key_len, value_len;
-	uint8_t cls; /* CLS_*: the higher class wins a name */
-	uint8_t src; /* SRC_*: for one original key, the higher source wins */
+	uint8_t cls;   /* CLS_*: the higher class wins a name */
+	uint8_t src;   /* SRC_*: for one original key, the higher source wins */
 	uint8_t ident; /* a resource attribute that makes job/instance */
 };
 enum { CLS_BASE = 0, CLS_ATTR = 1 };
 enum { SRC_POINT = 0, SRC_RESOURCE = 1 };
 
 struct otlp_prom {
-	struct arena pb; /* the unpacked payload and per-payload strings */
+	struct arena pb;		/* the unpacked payload and per-payload strings */
 	size_t unpacked, unpack_budget; /* bytes protobuf-c took from pb; its cap for this payload */
-	struct arena dp; /* per data point strings */
+	struct arena dp;		/* per data point strings */
 	ProtobufCAllocator alloc;
 	struct cand *cands, *res;
 	size_t n_cands, cap_cands, n_res, cap_res;
 	struct label *common, *out; /* a point's labels; one sample's labels */
 	size_t n_common, cap_common, cap_out;
 	struct otlp_prom_buf sb; /* rendering scratch for non-string attribute values */
-	double *le_bounds; /* the bounds whose `le` strings (in pb) le holds: points of a metric share them */
+	double *le_bounds;	 /* the bounds whose `le` strings (in pb) le holds: points of a metric share them */
 	const char **le;
 	size_t le_n, cap_le_bounds, cap_le;
 	bool le_valid;
@@ -68,20 +68,20 @@ struct conv {
 	const struct otlp_prom_options *o;
 	struct batch *out;
 	struct otlp_prom_stats *st;
-	struct cand base[4]; /* job, instance, otel_scope_name, otel_scope_version */
+	struct cand base[4];	   /* job, instance, otel_scope_name, otel_scope_version */
 	size_t n_base, n_res_base; /* n_res_base: job and instance only */
 };
 
 const char *otlp_prom_drop_reason(enum otlp_prom_drop d)
 {
-	static const char *const names[OTLP_PROM_DROPS] = { "delta", "exponential_histogram", "invalid" };
+	static const char *const names[OTLP_PROM_DROPS] = {"delta", "exponential_histogram", "invalid"};
 	return (unsigned)d < OTLP_PROM_DROPS ? names[d] : "unknown";
 }
 
 void otlp_prom_default_options(struct otlp_prom_options *o)
 {
-	*o = (struct otlp_prom_options){ .add_metric_suffixes = true, .include_target_info = true,
-					 .include_scope_labels = true };
+	*o = (struct otlp_prom_options){
+		.add_metric_suffixes = true, .include_target_info = true, .include_scope_labels = true};
 }
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -135,7 +135,10 @@ static int cand_cmp(const struct cand *a, const struct cand *b)
 	return a->src > b->src ? -1 : a->src < b->src ? 1 : 0; /* resource first */
 }
 
-static int cand_qcmp(const void *a, const void *b) { return cand_cmp(a, b); }
+static int cand_qcmp(const void *a, const void *b)
+{
+	return cand_cmp(a, b);
+}
 
 static void sort_cands(struct cand *c, size_t n)
 {
@@ -152,7 +155,10 @@ static void sort_cands(struct cand *c, size_t n)
 	}
 }
 
-static bool same(const char *a, size_t an, const char *b, size_t bn) { return an == bn && !memcmp(a, b, an); }
+static bool same(const char *a, size_t an, const char *b, size_t bn)
+{
+	return an == bn && !memcmp(a, b, an);
+}
 
 /* Settles precedence and collisions of the sorted candidates into cv->common (joined values in cv->dp). */
 static int merge_cands(struct otlp_prom *cv, const struct cand *c, size_t n)
@@ -191,7 +197,7 @@ static int merge_cands(struct otlp_prom *cv, const struct cand *c, size_t n)
 			value = v, value_len = (uint32_t)total;
 		}
 		if (value_len)
-			cv->common[cv->n_common++] = (struct label){ c[i].name, value, c[i].name_len, value_len };
+			cv->common[cv->n_common++] = (struct label){c[i].name, value, c[i].name_len, value_len};
 		i = end;
 	}
 	return 0;
@@ -213,7 +219,7 @@ static int attr_cand(struct otlp_prom *cv, struct arena *a, const KeyValue *kv, 
 	char *name = arena_alloc_bytes(a, klen + 5);
 	if (!name)
 		return -ENOMEM;
-	*out = (struct cand){ .name = name, .key = kv->key, .key_len = (uint32_t)klen, .cls = CLS_ATTR, .src = src };
+	*out = (struct cand){.name = name, .key = kv->key, .key_len = (uint32_t)klen, .cls = CLS_ATTR, .src = src};
 	out->name_len = (uint32_t)otlp_prom_label_name(kv->key, klen, name, klen + 5);
 	return any_string(cv, a, kv->value, &out->value, &out->value_len);
 }
@@ -248,18 +254,18 @@ static int point_labels(struct conv *x, const struct cand *base, size_t n_base, 
 }
 
 /* Appends one sample: cv->common plus __name__ and, when xname, one more structural label. */
-static int emit(struct conv *x, const char *name, size_t name_len, const char *xname, const char *xval,
-		int64_t ts, double v, const struct metric_meta *meta)
+static int emit(struct conv *x, const char *name, size_t name_len, const char *xname, const char *xval, int64_t ts,
+		double v, const struct metric_meta *meta)
 {
 	struct otlp_prom *cv = x->cv;
-	struct label extra[2] = { { "__name__", name, 8, (uint32_t)name_len } };
+	struct label extra[2] = {{"__name__", name, 8, (uint32_t)name_len}};
 	size_t ne = 1, o = 0, i = 0, e = 0;
 	if (xname)
-		extra[ne++] = (struct label){ xname, xval, (uint32_t)strlen(xname), (uint32_t)strlen(xval) };
+		extra[ne++] = (struct label){xname, xval, (uint32_t)strlen(xname), (uint32_t)strlen(xval)};
 	if (grow((void **)&cv->out, &cv->cap_out, cv->n_common + 2, sizeof(*cv->out)))
 		return -ENOMEM;
 	while (i < cv->n_common || e < ne) {
-		int c = e == ne		  ? -1
+		int c = e == ne		    ? -1
 			: i == cv->n_common ? 1
 					    : labels_strcmp(cv->common[i].name, cv->common[i].name_len, extra[e].name,
 							    extra[e].name_len);
@@ -270,7 +276,7 @@ static int emit(struct conv *x, const char *name, size_t name_len, const char *x
 			cv->out[o++] = extra[e++];
 		}
 	}
-	struct labels ls = { cv->out, (uint32_t)o, labels_hash(cv->out, o) };
+	struct labels ls = {cv->out, (uint32_t)o, labels_hash(cv->out, o)};
 	int rc = batch_add_sample(x->out, &ls, ts, v, meta);
 	if (rc == 0)
 		x->st->samples++;
@@ -284,11 +290,14 @@ static double stale_nan(void)
 	union {
 		uint64_t u;
 		double d;
-	} s = { STALE_NAN_BITS };
+	} s = {STALE_NAN_BITS};
 	return s.d;
 }
 
-static int64_t point_ms(const struct conv *x, uint64_t ns) { return ns ? (int64_t)(ns / 1000000u) : x->o->now_ms; }
+static int64_t point_ms(const struct conv *x, uint64_t ns)
+{
+	return ns ? (int64_t)(ns / 1000000u) : x->o->now_ms;
+}
 
 /* One name with a suffix, in the payload arena. */
 struct names {
@@ -296,7 +305,8 @@ struct names {
 	size_t base_len;
 };
 
-static int number_point(struct conv *x, const struct names *nm, const NumberDataPoint *p, const struct metric_meta *meta)
+static int number_point(struct conv *x, const struct names *nm, const NumberDataPoint *p,
+			const struct metric_meta *meta)
 {
 	double v;
 	if (p->flags & NO_RECORDED_VALUE)
@@ -372,7 +382,8 @@ static int histogram_point(struct conv *x, const struct names *nm, const Histogr
 		rc = emit(x, nm->bucket, nm->base_len + 7, "le", le[i], ts, stale ? stale_nan() : (double)cum, meta);
 	}
 	if (rc == 0)
-		rc = emit(x, nm->bucket, nm->base_len + 7, "le", "+Inf", ts, stale ? stale_nan() : (double)p->count, meta);
+		rc = emit(x, nm->bucket, nm->base_len + 7, "le", "+Inf", ts, stale ? stale_nan() : (double)p->count,
+			  meta);
 	if (rc == 0 && p->_sum_case == OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT___SUM_SUM)
 		rc = emit(x, nm->sum, nm->base_len + 4, NULL, NULL, ts, stale ? stale_nan() : p->sum, meta);
 	if (rc == 0)
@@ -391,8 +402,8 @@ static int summary_point(struct conv *x, const struct names *nm, const SummaryDa
 	char q[OTLP_PROM_FLOAT_MAX];
 	for (size_t i = 0; i < p->n_quantile_values && rc == 0; i++) {
 		otlp_prom_format_float(p->quantile_values[i]->quantile, q, sizeof(q));
-		rc = emit(x, nm->base, nm->base_len, "quantile", q, ts, stale ? stale_nan() : p->quantile_values[i]->value,
-			  meta);
+		rc = emit(x, nm->base, nm->base_len, "quantile", q, ts,
+			  stale ? stale_nan() : p->quantile_values[i]->value, meta);
 	}
 	if (rc == 0)
 		rc = emit(x, nm->sum, nm->base_len + 4, NULL, NULL, ts, stale ? stale_nan() : p->sum, meta);
@@ -407,7 +418,8 @@ static const char *prom_type_hint(const Metric *m)
 {
 	for (size_t i = 0; i < m->n_metadata; i++)
 		if (!strcmp(m->metadata[i]->key, "prometheus.type") && m->metadata[i]->value &&
-		    m->metadata[i]->value->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE)
+		    m->metadata[i]->value->value_case ==
+			    OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE)
 			return m->metadata[i]->value->string_value;
 	return "";
 }
@@ -422,7 +434,7 @@ struct shape {
 
 static struct shape shape_of(const Metric *m)
 {
-	struct shape s = { OTLP_PROM_KIND_OTHER, METRIC_TYPE_GAUGE, 0, -1 };
+	struct shape s = {OTLP_PROM_KIND_OTHER, METRIC_TYPE_GAUGE, 0, -1};
 	const char *hint = prom_type_hint(m);
 	switch (m->data_case) {
 	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE:
@@ -470,7 +482,7 @@ static int make_names(struct conv *x, const Metric *m, enum otlp_prom_kind kind,
 	char *base = otlp_prom_metric_name_in(&x->cv->pb, m->name, m->unit, kind, x->o->add_metric_suffixes, &len);
 	if (!base)
 		return -ENOMEM;
-	*nm = (struct names){ .base = base, .base_len = len };
+	*nm = (struct names){.base = base, .base_len = len};
 	if (!len || len > LABELS_MAX_STRING - 8) {
 		nm->base_len = 0;
 		return 0;
@@ -536,8 +548,8 @@ static int convert_scope(struct conv *x, const ScopeMetrics *sm)
 	vl = vl > LABELS_MAX_STRING ? 0 : vl;
 	x->n_base = x->n_res_base;
 	struct cand scope[2] = {
-		{ "otel_scope_name", "otel_scope_name", name, 15, 15, (uint32_t)nl, CLS_BASE, SRC_RESOURCE, 0 },
-		{ "otel_scope_version", "otel_scope_version", version, 18, 18, (uint32_t)vl, CLS_BASE, SRC_RESOURCE, 0 },
+		{"otel_scope_name", "otel_scope_name", name, 15, 15, (uint32_t)nl, CLS_BASE, SRC_RESOURCE, 0},
+		{"otel_scope_version", "otel_scope_version", version, 18, 18, (uint32_t)vl, CLS_BASE, SRC_RESOURCE, 0},
 	};
 	int rc = 0;
 	if (x->o->include_scope_info) {
@@ -558,7 +570,10 @@ static int convert_scope(struct conv *x, const ScopeMetrics *sm)
 	return rc;
 }
 
-static bool key_is(const KeyValue *kv, const char *k) { return !strcmp(kv->key, k); }
+static bool key_is(const KeyValue *kv, const char *k)
+{
+	return !strcmp(kv->key, k);
+}
 
 /* job and instance from the service attributes (first occurrence), rendered in the payload arena. */
 static int job_instance(struct conv *x, KeyValue **attrs, size_t n)
@@ -587,10 +602,10 @@ static int job_instance(struct conv *x, KeyValue **attrs, size_t n)
 		if (!job)
 			return -ENOMEM;
 		int jl = ns ? sprintf(job, "%.*s/%.*s", (int)nsl, nsv, (int)sl, s) : sprintf(job, "%.*s", (int)sl, s);
-		x->base[x->n_res_base++] = (struct cand){ "job", "job", job, 3, 3, (uint32_t)jl, CLS_BASE, 0, 0 };
+		x->base[x->n_res_base++] = (struct cand){"job", "job", job, 3, 3, (uint32_t)jl, CLS_BASE, 0, 0};
 	}
 	if (inst) {
-		struct cand c = { "instance", "instance", NULL, 8, 8, 0, CLS_BASE, 0, 0 };
+		struct cand c = {"instance", "instance", NULL, 8, 8, 0, CLS_BASE, 0, 0};
 		if ((rc = any_string(cv, &cv->pb, inst->value, &c.value, &c.value_len)))
 			return rc;
 		x->base[x->n_res_base++] = c;
@@ -636,7 +651,10 @@ static void *pb_alloc(void *data, size_t size)
 	return cv->unpacked > cv->unpack_budget ? NULL : arena_alloc(&cv->pb, size ? size : 1);
 }
 
-static void pb_free(void *data, void *p) { (void)data, (void)p; /* released with the arena */ }
+static void pb_free(void *data, void *p)
+{
+	(void)data, (void)p; /* released with the arena */
+}
 
 int otlp_prom_new(struct otlp_prom **out)
 {
@@ -645,7 +663,7 @@ int otlp_prom_new(struct otlp_prom **out)
 		return -ENOMEM;
 	arena_init(&cv->pb, 65536);
 	arena_init(&cv->dp, 0);
-	cv->alloc = (ProtobufCAllocator){ pb_alloc, pb_free, cv };
+	cv->alloc = (ProtobufCAllocator){pb_alloc, pb_free, cv};
 	*out = cv;
 	return 0;
 }
@@ -685,7 +703,7 @@ int otlp_prom_convert(struct otlp_prom *cv, const struct otlp_prom_options *o, c
 		&opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor, &cv->alloc,
 		len, data);
 	int rc = req ? 0 : cv->unpacked > cv->unpack_budget ? -EFBIG : -EINVAL;
-	struct conv x = { .cv = cv, .o = o, .out = out, .st = st };
+	struct conv x = {.cv = cv, .o = o, .out = out, .st = st};
 	for (size_t i = 0; req && i < req->n_resource_metrics && rc == 0; i++)
 		rc = convert_resource(&x, req->resource_metrics[i]);
 	release(&cv->pb, 65536);

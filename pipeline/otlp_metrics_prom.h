@@ -50,13 +50,13 @@
 #include "pipeline/otlp_prom_names.h"
 
 struct otlp_prom_options {
-	bool add_metric_suffixes;                  /* unit and type suffixes (Alloy default true) */
-	bool include_target_info;                  /* target_info per resource (true) */
-	bool include_scope_info;                   /* otel_scope_info per scope (false) */
-	bool include_scope_labels;                 /* otel_scope_name/version on every sample (true) */
+	bool add_metric_suffixes;		   /* unit and type suffixes (Alloy default true) */
+	bool include_target_info;		   /* target_info per resource (true) */
+	bool include_scope_info;		   /* otel_scope_info per scope (false) */
+	bool include_scope_labels;		   /* otel_scope_name/version on every sample (true) */
 	bool keep_identifying_resource_attributes; /* service.* also on target_info (false) */
-	bool resource_to_telemetry_conversion;     /* resource attributes on every sample (false) */
-	bool with_metadata;                        /* attach type/help/unit (Alloy's honor_metadata) */
+	bool resource_to_telemetry_conversion;	   /* resource attributes on every sample (false) */
+	bool with_metadata;			   /* attach type/help/unit (Alloy's honor_metadata) */
 	int64_t now_ms; /* timestamp of target_info/otel_scope_info and of points without a time */
 };
 
@@ -75,8 +75,8 @@ const char *otlp_prom_drop_reason(enum otlp_prom_drop d);
 
 /* Counters one conversion adds to (never reset by the converter). */
 struct otlp_prom_stats {
-	uint64_t points;  /* data points converted */
-	uint64_t samples; /* samples appended to the batch */
+	uint64_t points;		   /* data points converted */
+	uint64_t samples;		   /* samples appended to the batch */
 	uint64_t dropped[OTLP_PROM_DROPS]; /* data points dropped, by reason */
 };
 

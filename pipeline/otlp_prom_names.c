@@ -16,7 +16,6 @@ typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
 
 #define JSON_MAX_DEPTH 32
 
-
 struct tok {
 	const char *s;
 	size_t n;
@@ -27,7 +26,10 @@ static bool is_alnum(unsigned char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-static bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static bool is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
 
 /* Runs of characters for which keep() holds, as Go's strings.FieldsFunc. */
 static size_t split(const char *s, size_t len, bool (*keep)(unsigned char), struct tok *t)
@@ -40,28 +42,52 @@ static size_t split(const char *s, size_t len, bool (*keep)(unsigned char), stru
 		while (i < len && keep((unsigned char)s[i]))
 			i++;
 		if (i > start)
-			t[n++] = (struct tok){ s + start, i - start };
+			t[n++] = (struct tok){s + start, i - start};
 	}
 	return n;
 }
 
-static bool is_name_char(unsigned char c) { return is_alnum(c) || c == '_' || c == ':'; }
+static bool is_name_char(unsigned char c)
+{
+	return is_alnum(c) || c == '_' || c == ':';
+}
 
 static const char *const unit_map[][2] = {
-	{ "d", "days" },	 { "h", "hours" },	 { "min", "minutes" },	  { "s", "seconds" },
-	{ "ms", "milliseconds" }, { "us", "microseconds" }, { "ns", "nanoseconds" }, { "By", "bytes" },
-	{ "KiBy", "kibibytes" }, { "MiBy", "mebibytes" }, { "GiBy", "gibibytes" }, { "TiBy", "tibibytes" },
-	{ "KBy", "kilobytes" },	 { "MBy", "megabytes" },  { "GBy", "gigabytes" },  { "TBy", "terabytes" },
-	{ "m", "meters" },	 { "V", "volts" },	 { "A", "amperes" },	  { "J", "joules" },
-	{ "W", "watts" },	 { "g", "grams" },	 { "Cel", "celsius" },	  { "Hz", "hertz" },
-	{ "1", "" },		 { "%", "percent" },
+	{"d", "days"},
+	{"h", "hours"},
+	{"min", "minutes"},
+	{"s", "seconds"},
+	{"ms", "milliseconds"},
+	{"us", "microseconds"},
+	{"ns", "nanoseconds"},
+	{"By", "bytes"},
+	{"KiBy", "kibibytes"},
+	{"MiBy", "mebibytes"},
+	{"GiBy", "gibibytes"},
+	{"TiBy", "tibibytes"},
+	{"KBy", "kilobytes"},
+	{"MBy", "megabytes"},
+	{"GBy", "gigabytes"},
+	{"TBy", "terabytes"},
+	{"m", "meters"},
+	{"V", "volts"},
+	{"A", "amperes"},
+	{"J", "joules"},
+	{"W", "watts"},
+	{"g", "grams"},
+	{"Cel", "celsius"},
+	{"Hz", "hertz"},
+	{"1", ""},
+	{"%", "percent"},
 };
 static const char *const per_unit_map[][2] = {
-	{ "s", "second" }, { "m", "minute" }, { "h", "hour" }, { "d", "day" },
-	{ "w", "week" },   { "mo", "month" }, { "y", "year" },
+	{"s", "second"}, {"m", "minute"}, {"h", "hour"}, {"d", "day"}, {"w", "week"}, {"mo", "month"}, {"y", "year"},
 };
 
-static bool tok_is(struct tok t, const char *s, size_t n) { return t.n == n && memcmp(t.s, s, n) == 0; }
+static bool tok_is(struct tok t, const char *s, size_t n)
+{
+	return t.n == n && memcmp(t.s, s, n) == 0;
+}
 
 /*
  * One side of a unit ("By" of "By/s") as the translator cleans it: trimmed, dropped when it holds
@@ -71,8 +97,8 @@ static size_t clean_unit(const char *u, size_t n, bool per, char *dst, struct to
 {
 	while (n && (*u == ' ' || *u == '\t' || *u == '\n' || *u == '\r' || *u == '\v' || *u == '\f'))
 		u++, n--;
-	while (n && (u[n - 1] == ' ' || u[n - 1] == '\t' || u[n - 1] == '\n' || u[n - 1] == '\r' ||
-		     u[n - 1] == '\v' || u[n - 1] == '\f'))
+	while (n && (u[n - 1] == ' ' || u[n - 1] == '\t' || u[n - 1] == '\n' || u[n - 1] == '\r' || u[n - 1] == '\v' ||
+		     u[n - 1] == '\f'))
 		n--;
 	if (!n || memchr(u, '{', n) || memchr(u, '}', n))
 		return 0;
@@ -95,7 +121,10 @@ static size_t clean_unit(const char *u, size_t n, bool per, char *dst, struct to
 }
 
 /* Bytes the name functions may write for these inputs, terminator included. */
-static size_t name_room(size_t name_len, size_t unit_len) { return name_len + 2 * unit_len + 64; }
+static size_t name_room(size_t name_len, size_t unit_len)
+{
+	return name_len + 2 * unit_len + 64;
+}
 
 /* Splits the unit at its first '/'. */
 static void unit_sides(const char *unit, size_t ulen, size_t *main_len, const char **per, size_t *per_len)
@@ -107,8 +136,8 @@ static void unit_sides(const char *unit, size_t ulen, size_t *main_len, const ch
 }
 
 /* The translator's normalizeName into dst (room from name_room); scratch holds tokens. */
-static size_t normalize_name(const char *name, const char *unit, enum otlp_prom_kind kind, char *dst,
-			     struct tok *toks, char *ubuf, char *pbuf)
+static size_t normalize_name(const char *name, const char *unit, enum otlp_prom_kind kind, char *dst, struct tok *toks,
+			     char *ubuf, char *pbuf)
 {
 	size_t nlen = strlen(name), ulen = strlen(unit);
 	size_t nt = split(name, nlen, is_alnum, toks);
@@ -121,18 +150,18 @@ static size_t normalize_name(const char *name, const char *unit, enum otlp_prom_
 	for (size_t i = 0; i < nt && um; i++)
 		present |= tok_is(toks[i], ubuf, um);
 	if (um && !present)
-		toks[nt++] = (struct tok){ ubuf, um };
+		toks[nt++] = (struct tok){ubuf, um};
 	if (per && per_len) {
 		size_t up = clean_unit(per, per_len, true, pbuf, scratch);
 		present = false;
 		for (size_t i = 0; i < nt && up; i++)
 			present |= tok_is(toks[i], pbuf, up);
 		if (up && !present) {
-			toks[nt++] = (struct tok){ "per", 3 };
-			toks[nt++] = (struct tok){ pbuf, up };
+			toks[nt++] = (struct tok){"per", 3};
+			toks[nt++] = (struct tok){pbuf, up};
 		}
 	}
-	const char *suffix = kind == OTLP_PROM_KIND_COUNTER		       ? "total"
+	const char *suffix = kind == OTLP_PROM_KIND_COUNTER			  ? "total"
 			     : kind == OTLP_PROM_KIND_GAUGE && !strcmp(unit, "1") ? "ratio"
 										  : NULL;
 	if (suffix) {
@@ -141,7 +170,7 @@ static size_t normalize_name(const char *name, const char *unit, enum otlp_prom_
 			if (!tok_is(toks[i], suffix, 5))
 				toks[k++] = toks[i];
 		nt = k;
-		toks[nt++] = (struct tok){ suffix, 5 };
+		toks[nt++] = (struct tok){suffix, 5};
 	}
 	size_t len = 0;
 	for (size_t i = 0; i < nt; i++) {
@@ -173,7 +202,7 @@ static size_t plain_name(const char *name, char *dst, struct tok *toks)
 }
 
 char *otlp_prom_metric_name_in(struct arena *a, const char *name, const char *unit, enum otlp_prom_kind kind,
-				bool suffixes, size_t *len)
+			       bool suffixes, size_t *len)
 {
 	size_t nlen = strlen(name), ulen = strlen(unit);
 	char *dst = arena_alloc_bytes(a, name_room(nlen, ulen));
@@ -196,8 +225,8 @@ static size_t put_out(const char *src, size_t n, char *buf, size_t cap)
 	return n;
 }
 
-size_t otlp_prom_metric_name(const char *name, const char *unit, enum otlp_prom_kind kind, bool add_suffixes,
-			     char *buf, size_t cap)
+size_t otlp_prom_metric_name(const char *name, const char *unit, enum otlp_prom_kind kind, bool add_suffixes, char *buf,
+			     size_t cap)
 {
 	struct arena a;
 	arena_init(&a, 0);
@@ -302,7 +331,7 @@ static size_t fixed(double v, char *out)
 {
 	if (fabs(v) < 1e15 && v == (double)(long long)v && !(v == 0 && signbit(v)))
 		return (size_t)sprintf(out, "%lld", (long long)v); /* integral: the digits are the answer */
-	char e[40], digits[24];
+	char e[40], digits[24] = {'0'};
 	shortest_e(v, e, sizeof(e));
 	const char *p = e;
 	size_t o = 0, nd = 0;
@@ -312,6 +341,7 @@ static size_t fixed(double v, char *out)
 		if (*p != '.' && nd < sizeof(digits))
 			digits[nd++] = *p;
 	int point = (*p ? atoi(p + 1) : 0) + 1;
+	nd = nd ? nd : 1; /* no digits cannot happen with %e; "0" if it did */
 	while (nd > 1 && digits[nd - 1] == '0')
 		nd--;
 	if (point <= 0) {
@@ -387,15 +417,19 @@ static void sb_put(struct otlp_prom_buf *b, const char *s, size_t n)
 	b->len += n;
 }
 
-static void sb_putc(struct otlp_prom_buf *b, char c) { sb_put(b, &c, 1); }
+static void sb_putc(struct otlp_prom_buf *b, char c)
+{
+	sb_put(b, &c, 1);
+}
 
 static void put_base64(struct otlp_prom_buf *b, const uint8_t *p, size_t n)
 {
 	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
-		char q[4] = { tab[v >> 18], tab[(v >> 12) & 63], i + 1 < n ? tab[(v >> 6) & 63] : '=',
-			      i + 2 < n ? tab[v & 63] : '=' };
+		uint32_t v =
+			(uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+		char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], i + 1 < n ? tab[(v >> 6) & 63] : '=',
+			     i + 2 < n ? tab[v & 63] : '='};
 		sb_put(b, q, 4);
 	}
 }
@@ -543,5 +577,5 @@ int otlp_prom_render_value(struct otlp_prom_buf *b, const Opentelemetry__Proto__
 void otlp_prom_buf_free(struct otlp_prom_buf *b)
 {
 	free(b->p);
-	*b = (struct otlp_prom_buf){ 0 };
+	*b = (struct otlp_prom_buf){0};
 }

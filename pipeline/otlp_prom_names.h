@@ -31,11 +31,11 @@ enum otlp_prom_kind { OTLP_PROM_KIND_OTHER = 0, OTLP_PROM_KIND_GAUGE, OTLP_PROM_
  * leading digit gets `_`. Without suffixes, runs of characters outside [a-zA-Z0-9_:] become one `_`.
  * Writes at most cap-1 bytes and a NUL and returns the full length, like snprintf (0: no usable name).
  */
-size_t otlp_prom_metric_name(const char *name, const char *unit, enum otlp_prom_kind kind, bool add_suffixes,
-			     char *buf, size_t cap);
+size_t otlp_prom_metric_name(const char *name, const char *unit, enum otlp_prom_kind kind, bool add_suffixes, char *buf,
+			     size_t cap);
 /* The same into arena memory (NUL-terminated); NULL when out of memory. */
 char *otlp_prom_metric_name_in(struct arena *a, const char *name, const char *unit, enum otlp_prom_kind kind,
-				bool add_suffixes, size_t *len);
+			       bool add_suffixes, size_t *len);
 
 /* The metadata unit: the mapped main part, `_per_` and the mapped per part; "ratio" for gauges of "1". */
 size_t otlp_prom_unit(const char *unit, enum otlp_prom_kind kind, char *buf, size_t cap);

@@ -41,8 +41,8 @@ typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint__ValueAtQuantile Qua
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
 typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
 
-#define T0 1700000000000000000ull /* ns */
-#define T0_MS 1700000000000ll
+#define T0     1700000000000000000ull /* ns */
+#define T0_MS  1700000000000ll
 #define NOW_MS 1800000000000ll
 
 /* ---------------- text rules ---------------- */
@@ -55,38 +55,38 @@ static void test_metric_names(void **state)
 		bool suffixes;
 		const char *want;
 	} cases[] = {
-		{ "system.filesystem.usage", "By", OTLP_PROM_KIND_GAUGE, true, "system_filesystem_usage_bytes" },
-		{ "system.network.dropped", "{packets}", OTLP_PROM_KIND_GAUGE, true, "system_network_dropped" },
-		{ "system.network.dropped", "packets", OTLP_PROM_KIND_OTHER, true, "system_network_dropped_packets" },
-		{ "system.memory.utilization", "1", OTLP_PROM_KIND_GAUGE, true, "system_memory_utilization_ratio" },
-		{ "system.memory.utilization", "1", OTLP_PROM_KIND_OTHER, true, "system_memory_utilization" },
-		{ "cpu.ratio.used", "1", OTLP_PROM_KIND_GAUGE, true, "cpu_used_ratio" },
-		{ "http.server.duration", "s", OTLP_PROM_KIND_OTHER, true, "http_server_duration_seconds" },
-		{ "http.server.duration", "ms", OTLP_PROM_KIND_OTHER, true, "http_server_duration_milliseconds" },
-		{ "requests", "", OTLP_PROM_KIND_COUNTER, true, "requests_total" },
-		{ "requests_total", "", OTLP_PROM_KIND_COUNTER, true, "requests_total" },
-		{ "total.requests", "", OTLP_PROM_KIND_COUNTER, true, "requests_total" },
-		{ "io.time", "s", OTLP_PROM_KIND_COUNTER, true, "io_time_seconds_total" },
-		{ "bytes.sent", "By", OTLP_PROM_KIND_COUNTER, true, "bytes_sent_total" },
-		{ "speed", "m/s", OTLP_PROM_KIND_GAUGE, true, "speed_meters_per_second" },
-		{ "rate", "1/s", OTLP_PROM_KIND_GAUGE, true, "rate_per_second" },
-		{ "throughput", "By/{packet}", OTLP_PROM_KIND_GAUGE, true, "throughput_bytes" },
-		{ "events", "{event}/min", OTLP_PROM_KIND_COUNTER, true, "events_per_min_total" },
-		{ "mem", " MiBy ", OTLP_PROM_KIND_GAUGE, true, "mem_mebibytes" },
-		{ "temp", "Cel", OTLP_PROM_KIND_GAUGE, true, "temp_celsius" },
-		{ "cpu", "%", OTLP_PROM_KIND_GAUGE, true, "cpu_percent" },
-		{ "(lambda).function.executions(#)", "", OTLP_PROM_KIND_OTHER, true, "lambda_function_executions" },
-		{ "a__b..c_", "", OTLP_PROM_KIND_OTHER, true, "a_b_c" },
-		{ "2xx.responses", "", OTLP_PROM_KIND_GAUGE, true, "_2xx_responses" },
-		{ "caf\xc3\xa9.sales", "", OTLP_PROM_KIND_GAUGE, true, "caf_sales" },
-		{ "...", "", OTLP_PROM_KIND_GAUGE, true, "" },
-		{ "", "s", OTLP_PROM_KIND_GAUGE, true, "seconds" },
-		{ "http.server.duration", "s", OTLP_PROM_KIND_OTHER, false, "http_server_duration" },
-		{ "requests", "", OTLP_PROM_KIND_COUNTER, false, "requests" },
-		{ "a::b-c", "", OTLP_PROM_KIND_OTHER, false, "a::b_c" },
-		{ "a__b", "", OTLP_PROM_KIND_OTHER, false, "a__b" },
-		{ "9lives", "", OTLP_PROM_KIND_OTHER, false, "_9lives" },
-		{ "-.-", "", OTLP_PROM_KIND_OTHER, false, "" },
+		{"system.filesystem.usage", "By", OTLP_PROM_KIND_GAUGE, true, "system_filesystem_usage_bytes"},
+		{"system.network.dropped", "{packets}", OTLP_PROM_KIND_GAUGE, true, "system_network_dropped"},
+		{"system.network.dropped", "packets", OTLP_PROM_KIND_OTHER, true, "system_network_dropped_packets"},
+		{"system.memory.utilization", "1", OTLP_PROM_KIND_GAUGE, true, "system_memory_utilization_ratio"},
+		{"system.memory.utilization", "1", OTLP_PROM_KIND_OTHER, true, "system_memory_utilization"},
+		{"cpu.ratio.used", "1", OTLP_PROM_KIND_GAUGE, true, "cpu_used_ratio"},
+		{"http.server.duration", "s", OTLP_PROM_KIND_OTHER, true, "http_server_duration_seconds"},
+		{"http.server.duration", "ms", OTLP_PROM_KIND_OTHER, true, "http_server_duration_milliseconds"},
+		{"requests", "", OTLP_PROM_KIND_COUNTER, true, "requests_total"},
+		{"requests_total", "", OTLP_PROM_KIND_COUNTER, true, "requests_total"},
+		{"total.requests", "", OTLP_PROM_KIND_COUNTER, true, "requests_total"},
+		{"io.time", "s", OTLP_PROM_KIND_COUNTER, true, "io_time_seconds_total"},
+		{"bytes.sent", "By", OTLP_PROM_KIND_COUNTER, true, "bytes_sent_total"},
+		{"speed", "m/s", OTLP_PROM_KIND_GAUGE, true, "speed_meters_per_second"},
+		{"rate", "1/s", OTLP_PROM_KIND_GAUGE, true, "rate_per_second"},
+		{"throughput", "By/{packet}", OTLP_PROM_KIND_GAUGE, true, "throughput_bytes"},
+		{"events", "{event}/min", OTLP_PROM_KIND_COUNTER, true, "events_per_min_total"},
+		{"mem", " MiBy ", OTLP_PROM_KIND_GAUGE, true, "mem_mebibytes"},
+		{"temp", "Cel", OTLP_PROM_KIND_GAUGE, true, "temp_celsius"},
+		{"cpu", "%", OTLP_PROM_KIND_GAUGE, true, "cpu_percent"},
+		{"(lambda).function.executions(#)", "", OTLP_PROM_KIND_OTHER, true, "lambda_function_executions"},
+		{"a__b..c_", "", OTLP_PROM_KIND_OTHER, true, "a_b_c"},
+		{"2xx.responses", "", OTLP_PROM_KIND_GAUGE, true, "_2xx_responses"},
+		{"caf\xc3\xa9.sales", "", OTLP_PROM_KIND_GAUGE, true, "caf_sales"},
+		{"...", "", OTLP_PROM_KIND_GAUGE, true, ""},
+		{"", "s", OTLP_PROM_KIND_GAUGE, true, "seconds"},
+		{"http.server.duration", "s", OTLP_PROM_KIND_OTHER, false, "http_server_duration"},
+		{"requests", "", OTLP_PROM_KIND_COUNTER, false, "requests"},
+		{"a::b-c", "", OTLP_PROM_KIND_OTHER, false, "a::b_c"},
+		{"a__b", "", OTLP_PROM_KIND_OTHER, false, "a__b"},
+		{"9lives", "", OTLP_PROM_KIND_OTHER, false, "_9lives"},
+		{"-.-", "", OTLP_PROM_KIND_OTHER, false, ""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char buf[128];
@@ -108,10 +108,14 @@ static void test_units(void **state)
 		enum otlp_prom_kind kind;
 		const char *want;
 	} cases[] = {
-		{ "By/s", OTLP_PROM_KIND_OTHER, "bytes_per_second" }, { "1", OTLP_PROM_KIND_GAUGE, "ratio" },
-		{ "1", OTLP_PROM_KIND_COUNTER, "" },		      { "{req}", OTLP_PROM_KIND_COUNTER, "" },
-		{ "ms", OTLP_PROM_KIND_OTHER, "milliseconds" },	      { "1/s", OTLP_PROM_KIND_GAUGE, "per_second" },
-		{ "widgets", OTLP_PROM_KIND_GAUGE, "widgets" },	      { "", OTLP_PROM_KIND_GAUGE, "" },
+		{"By/s", OTLP_PROM_KIND_OTHER, "bytes_per_second"},
+		{"1", OTLP_PROM_KIND_GAUGE, "ratio"},
+		{"1", OTLP_PROM_KIND_COUNTER, ""},
+		{"{req}", OTLP_PROM_KIND_COUNTER, ""},
+		{"ms", OTLP_PROM_KIND_OTHER, "milliseconds"},
+		{"1/s", OTLP_PROM_KIND_GAUGE, "per_second"},
+		{"widgets", OTLP_PROM_KIND_GAUGE, "widgets"},
+		{"", OTLP_PROM_KIND_GAUGE, ""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char buf[64];
@@ -126,16 +130,16 @@ static void test_label_names(void **state)
 	static const struct {
 		const char *key, *want;
 	} cases[] = {
-		{ "http.route", "http_route" },
-		{ "1code", "key_1code" },
-		{ "_private", "key_private" },
-		{ "_", "key_" },
-		{ "__reserved", "__reserved" },
-		{ "a-b.c/d", "a_b_c_d" },
-		{ "Mixed.Case9", "Mixed_Case9" },
-		{ "\xd0\xba\xd0\xbb\xd1\x8e\xd1\x87", "____" }, /* four Cyrillic letters: one '_' each */
-		{ "\xc3\xa9", "key_" },
-		{ "", "" },
+		{"http.route", "http_route"},
+		{"1code", "key_1code"},
+		{"_private", "key_private"},
+		{"_", "key_"},
+		{"__reserved", "__reserved"},
+		{"a-b.c/d", "a_b_c_d"},
+		{"Mixed.Case9", "Mixed_Case9"},
+		{"\xd0\xba\xd0\xbb\xd1\x8e\xd1\x87", "____"}, /* four Cyrillic letters: one '_' each */
+		{"\xc3\xa9", "key_"},
+		{"", ""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char buf[64];
@@ -154,10 +158,19 @@ static void test_float_format(void **state)
 		double v;
 		const char *want;
 	} cases[] = {
-		{ 0.005, "0.005" }, { 1, "1" },	      { 1e6, "1000000" },	  { 2.5e-7, "0.00000025" },
-		{ 0.99, "0.99" },   { -0.5, "-0.5" }, { 0.1 + 0.2, "0.30000000000000004" },
-		{ 0, "0" },	    { 123.25, "123.25" }, { 1e21, "1000000000000000000000" },
-		{ INFINITY, "+Inf" }, { -INFINITY, "-Inf" }, { NAN, "NaN" },
+		{0.005, "0.005"},
+		{1, "1"},
+		{1e6, "1000000"},
+		{2.5e-7, "0.00000025"},
+		{0.99, "0.99"},
+		{-0.5, "-0.5"},
+		{0.1 + 0.2, "0.30000000000000004"},
+		{0, "0"},
+		{123.25, "123.25"},
+		{1e21, "1000000000000000000000"},
+		{INFINITY, "+Inf"},
+		{-INFINITY, "-Inf"},
+		{NAN, "NaN"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char buf[OTLP_PROM_FLOAT_MAX];
@@ -198,7 +211,10 @@ static KeyValue *kv(const char *key, AnyValue *v)
 	return k;
 }
 
-static AnyValue *any(void) { return NEW(AnyValue, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT); }
+static AnyValue *any(void)
+{
+	return NEW(AnyValue, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT);
+}
 
 static KeyValue *kv_s(const char *key, const char *s)
 {
@@ -240,14 +256,13 @@ struct list {
 
 static struct list list_v(void *first, va_list ap)
 {
-	struct list l = { keep(calloc(64, sizeof(void *))), 0 };
+	struct list l = {keep(calloc(64, sizeof(void *))), 0};
 	for (void *p = first; p; p = va_arg(ap, void *))
 		l.v[l.n++] = p;
 	return l;
 }
 
-static struct list L(void *first, ...)
-{
+static struct list L(void *first, ...) {
 	va_list ap;
 	va_start(ap, first);
 	struct list l = list_v(first, ap);
@@ -255,7 +270,8 @@ static struct list L(void *first, ...)
 	return l;
 }
 
-static NumberDataPoint *num(double v, uint64_t ts, struct list attrs)
+static NumberDataPoint *
+num(double v, uint64_t ts, struct list attrs)
 {
 	NumberDataPoint *p = NEW(NumberDataPoint, OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__INIT);
 	p->value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE;
@@ -333,12 +349,13 @@ static Metric *histogram(const char *name, const char *unit, int temporality, st
 
 static Metric *summary(const char *name, uint32_t flags)
 {
-	static const double qs[][2] = { { 0.5, 1.5 }, { 0.99, 9.25 } };
+	static const double qs[][2] = {{0.5, 1.5}, {0.99, 9.25}};
 	SummaryDataPoint *p = NEW(SummaryDataPoint, OPENTELEMETRY__PROTO__METRICS__V1__SUMMARY_DATA_POINT__INIT);
 	p->time_unix_nano = T0, p->count = 4, p->sum = 12.5, p->flags = flags;
 	p->quantile_values = keep(calloc(2, sizeof(Quantile *)));
 	for (int i = 0; i < 2; i++) {
-		Quantile *q = NEW(Quantile, OPENTELEMETRY__PROTO__METRICS__V1__SUMMARY_DATA_POINT__VALUE_AT_QUANTILE__INIT);
+		Quantile *q =
+			NEW(Quantile, OPENTELEMETRY__PROTO__METRICS__V1__SUMMARY_DATA_POINT__VALUE_AT_QUANTILE__INIT);
 		q->quantile = qs[i][0], q->value = qs[i][1];
 		p->quantile_values[p->n_quantile_values++] = q;
 	}
@@ -444,10 +461,10 @@ struct conv_case {
 	uint64_t delta, exponential, invalid, points;
 };
 
-#define JOBI "instance=\"pod-7\",job=\"it/shop\""
+#define JOBI  "instance=\"pod-7\",job=\"it/shop\""
 #define SCOPE "otel_scope_name=\"lib\",otel_scope_version=\"1.0\""
-#define TI "target_info{" JOBI ",k8s_pod_name=\"p1\"} 1 1800000000000\n"
-#define NOA L(NULL)
+#define TI    "target_info{" JOBI ",k8s_pod_name=\"p1\"} 1 1800000000000\n"
+#define NOA   L(NULL)
 
 static struct list c_gauge(void)
 {
@@ -466,8 +483,8 @@ static struct list c_counter(void)
 }
 static struct list c_delta(void)
 {
-	static const double b[] = { 1 };
-	static const uint64_t c[] = { 1, 1 };
+	static const double b[] = {1};
+	static const uint64_t c[] = {1, 1};
 	return L(rmetrics(true, shop(), "lib", "1.0", NOA,
 			  L(sum("hits", "", DELTA, true, L(num(1, T0, NOA), num(2, T0, NOA), NULL)),
 			    sum("level", "", DELTA, false, L(num(1, T0, NOA), NULL)),
@@ -477,8 +494,8 @@ static struct list c_delta(void)
 }
 static struct list c_histogram(void)
 {
-	static const double b[] = { 0.005, 0.1, 1 }, s = 5.5;
-	static const uint64_t c[] = { 1, 2, 3, 4 };
+	static const double b[] = {0.005, 0.1, 1}, s = 5.5;
+	static const uint64_t c[] = {1, 2, 3, 4};
 	return L(rmetrics(true, shop(), "lib", "1.0", NOA,
 			  L(histogram("http.duration", "s", CUMUL,
 				      L(hpoint(b, 3, c, 4, 10, &s, L(kv_s("method", "GET"), NULL)),
@@ -488,8 +505,8 @@ static struct list c_histogram(void)
 }
 static struct list c_histogram_bad(void)
 {
-	static const double down[] = { 1, 0.5 }, dup[] = { 1, 1 }, inf[] = { 1, INFINITY };
-	static const uint64_t c[] = { 1, 1, 1 };
+	static const double down[] = {1, 0.5}, dup[] = {1, 1}, inf[] = {1, INFINITY};
+	static const uint64_t c[] = {1, 1, 1};
 	return L(rmetrics(true, shop(), "lib", "1.0", NOA,
 			  L(histogram("h", "", CUMUL,
 				      L(hpoint(down, 2, c, 3, 3, NULL, NOA), hpoint(dup, 2, c, 3, 3, NULL, NOA),
@@ -504,8 +521,8 @@ static struct list c_summary_exp(void)
 }
 static struct list c_stale(void)
 {
-	static const double b[] = { 1 }, s = 2;
-	static const uint64_t c[] = { 1, 1 };
+	static const double b[] = {1}, s = 2;
+	static const uint64_t c[] = {1, 1};
 	NumberDataPoint *p = num(0, T0, NOA);
 	p->flags = 1;
 	p->value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE__NOT_SET;
@@ -514,16 +531,16 @@ static struct list c_stale(void)
 	NumberDataPoint *novalue = num(0, T0, L(kv_s("k", "v"), NULL));
 	novalue->value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE__NOT_SET;
 	return L(rmetrics(true, shop(), "lib", "1.0", NOA,
-			  L(gauge("g", "", L(p, novalue, NULL)), histogram("h", "", CUMUL, L(h, NULL)),
-			    summary("s", 1), NULL)),
+			  L(gauge("g", "", L(p, novalue, NULL)), histogram("h", "", CUMUL, L(h, NULL)), summary("s", 1),
+			    NULL)),
 		 NULL);
 }
 static struct list c_labels(void)
 {
 	AnyValue *arr = any(), *map = any(), *bytes = any();
 	arr->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE;
-	arr->array_value = NEW(Opentelemetry__Proto__Common__V1__ArrayValue,
-			       OPENTELEMETRY__PROTO__COMMON__V1__ARRAY_VALUE__INIT);
+	arr->array_value =
+		NEW(Opentelemetry__Proto__Common__V1__ArrayValue, OPENTELEMETRY__PROTO__COMMON__V1__ARRAY_VALUE__INIT);
 	struct list items = L(kv_s("", "a")->value, kv_i("", 2)->value, kv_s("", "<q\">")->value, NULL);
 	arr->array_value->values = (AnyValue **)items.v, arr->array_value->n_values = items.n;
 	map->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE;
@@ -532,13 +549,13 @@ static struct list c_labels(void)
 	struct list pairs = L(kv_i("b", 1), kv_s("a", "x"), kv_b("c", false), NULL);
 	map->kvlist_value->values = (KeyValue **)pairs.v, map->kvlist_value->n_values = pairs.n;
 	bytes->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE;
-	bytes->bytes_value = (ProtobufCBinaryData){ 4, (uint8_t *)"abcd" };
+	bytes->bytes_value = (ProtobufCBinaryData){4, (uint8_t *)"abcd"};
 	struct list attrs = L(kv_i("int", 42), kv_b("bool", true), kv_d("dbl", 1.5), kv_d("tiny", 1e-7),
-			      kv_d("big", 1e21), kv("arr", arr), kv(("map"), map), kv("bin", bytes),
-			      kv_s("a_b", "2"), kv_s("a.b", "1"), kv_s("job", "mine"), kv_s("le", "attr"),
-			      kv_s("__name__", "evil"), kv_s("empty", ""), kv_s("...", "nameless"), NULL);
-	static const double b[] = { 1 };
-	static const uint64_t c[] = { 1, 1 };
+			      kv_d("big", 1e21), kv("arr", arr), kv(("map"), map), kv("bin", bytes), kv_s("a_b", "2"),
+			      kv_s("a.b", "1"), kv_s("job", "mine"), kv_s("le", "attr"), kv_s("__name__", "evil"),
+			      kv_s("empty", ""), kv_s("...", "nameless"), NULL);
+	static const double b[] = {1};
+	static const uint64_t c[] = {1, 1};
 	return L(rmetrics(true, shop(), "lib", "1.0", NOA,
 			  L(gauge("g", "", L(num(1, T0, attrs), NULL)),
 			    histogram("h", "", CUMUL, L(hpoint(b, 1, c, 2, 2, NULL, L(kv_s("le", "x"), NULL)), NULL)),
@@ -550,8 +567,8 @@ static struct list c_resources(void)
 	return L(rmetrics(true, L(kv_s("service.name", "solo"), NULL), NULL, NULL, NOA,
 			  L(gauge("a", "", L(num(1, 0, NOA), NULL)), NULL)),
 		 rmetrics(false, NOA, "s", "", NOA, L(gauge("b", "", L(num(2, T0, NOA), NULL)), NULL)),
-		 rmetrics(true, L(kv_s("service.instance.id", "i"), kv_s("service.namespace", "ns"), NULL), "lib", "1.0",
-			  L(kv_s("scope.attr", "v"), NULL), L(gauge("c", "", L(num(3, T0, NOA), NULL)), NULL)),
+		 rmetrics(true, L(kv_s("service.instance.id", "i"), kv_s("service.namespace", "ns"), NULL), "lib",
+			  "1.0", L(kv_s("scope.attr", "v"), NULL), L(gauge("c", "", L(num(3, T0, NOA), NULL)), NULL)),
 		 NULL);
 }
 static struct list c_to_telemetry(void)
@@ -575,102 +592,108 @@ static void o_no_scope_no_target(struct otlp_prom_options *o)
 	o->include_scope_labels = false;
 	o->include_target_info = false;
 }
-static void o_scope_info(struct otlp_prom_options *o) { o->include_scope_info = true; }
+static void o_scope_info(struct otlp_prom_options *o)
+{
+	o->include_scope_info = true;
+}
 static void o_to_telemetry(struct otlp_prom_options *o)
 {
 	o->resource_to_telemetry_conversion = true;
 	o->keep_identifying_resource_attributes = true;
 }
-static void o_plain(struct otlp_prom_options *o) { o->add_metric_suffixes = false; }
+static void o_plain(struct otlp_prom_options *o)
+{
+	o->add_metric_suffixes = false;
+}
 
 static const struct conv_case conv_cases[] = {
-	{ "gauge: attributes, job/instance, scope labels, target_info, int and double values", c_gauge, NULL,
-	  TI "queue_depth{http_route=\"/a\"," JOBI "," SCOPE "} 2.5 1700000000000\n"
-	     "queue_depth{" JOBI "," SCOPE "} -3 1700000000000\n",
-	  .points = 2 },
-	{ "monotonic cumulative sum: _total after the unit; up/down sum: a gauge without _ratio", c_counter, NULL,
-	  TI "io_time_seconds_total{" JOBI "," SCOPE "} 12 1700000000000\n"
-	     "queue_size{" JOBI "," SCOPE "} 4 1700000000000\n",
-	  .points = 2 },
-	{ "delta and unspecified temporality: dropped and counted", c_delta, NULL, TI, .delta = 5 },
-	{ "histogram: cumulative buckets, +Inf = count, _sum only when set", c_histogram, NULL,
-	  TI "http_duration_seconds_bucket{" JOBI ",le=\"0.005\",method=\"GET\"," SCOPE "} 1 1700000000000\n"
-	     "http_duration_seconds_bucket{" JOBI ",le=\"0.1\",method=\"GET\"," SCOPE "} 3 1700000000000\n"
-	     "http_duration_seconds_bucket{" JOBI ",le=\"1\",method=\"GET\"," SCOPE "} 6 1700000000000\n"
-	     "http_duration_seconds_bucket{" JOBI ",le=\"+Inf\",method=\"GET\"," SCOPE "} 10 1700000000000\n"
-	     "http_duration_seconds_sum{" JOBI ",method=\"GET\"," SCOPE "} 5.5 1700000000000\n"
-	     "http_duration_seconds_count{" JOBI ",method=\"GET\"," SCOPE "} 10 1700000000000\n"
-	     "http_duration_seconds_bucket{" JOBI ",le=\"+Inf\"," SCOPE "} 3 1700000000000\n"
-	     "http_duration_seconds_count{" JOBI "," SCOPE "} 3 1700000000000\n",
-	  .points = 2 },
-	{ "histogram: bounds that do not increase are invalid; a final +Inf bound is the implicit one", c_histogram_bad,
-	  NULL,
-	  TI "h_bucket{" JOBI ",k=\"inf\",le=\"1\"," SCOPE "} 1 1700000000000\n"
-	     "h_bucket{" JOBI ",k=\"inf\",le=\"+Inf\"," SCOPE "} 3 1700000000000\n"
-	     "h_count{" JOBI ",k=\"inf\"," SCOPE "} 3 1700000000000\n",
-	  .invalid = 2, .points = 1 },
-	{ "summary: quantiles, _sum, _count; exponential histogram dropped", c_summary_exp, NULL,
-	  TI "rpc_latency_seconds{" JOBI "," SCOPE ",quantile=\"0.5\"} 1.5 1700000000000\n"
-	     "rpc_latency_seconds{" JOBI "," SCOPE ",quantile=\"0.99\"} 9.25 1700000000000\n"
-	     "rpc_latency_seconds_sum{" JOBI "," SCOPE "} 12.5 1700000000000\n"
-	     "rpc_latency_seconds_count{" JOBI "," SCOPE "} 4 1700000000000\n",
-	  .exponential = 2, .points = 1 },
-	{ "NoRecordedValue: staleness markers for every series of the point; no value: invalid", c_stale, NULL,
-	  TI "g{" JOBI "," SCOPE "} stale 1700000000000\n"
-	     "h_bucket{" JOBI ",le=\"1\"," SCOPE "} stale 1700000000000\n"
-	     "h_bucket{" JOBI ",le=\"+Inf\"," SCOPE "} stale 1700000000000\n"
-	     "h_sum{" JOBI "," SCOPE "} stale 1700000000000\n"
-	     "h_count{" JOBI "," SCOPE "} stale 1700000000000\n"
-	     "s_seconds{" JOBI "," SCOPE ",quantile=\"0.5\"} stale 1700000000000\n"
-	     "s_seconds{" JOBI "," SCOPE ",quantile=\"0.99\"} stale 1700000000000\n"
-	     "s_seconds_sum{" JOBI "," SCOPE "} stale 1700000000000\n"
-	     "s_seconds_count{" JOBI "," SCOPE "} stale 1700000000000\n",
-	  .invalid = 1, .points = 3 },
-	{ "labels: values as strings, collisions joined by key order, structural labels win, attributes beat job, "
-	  "\"...\" is \"___\"",
-	  c_labels, NULL,
-	  TI "g{___=\"nameless\",a_b=\"1;2\",arr=\"[\"a\",2,\"\\u003cq\\\"\\u003e\"]\",big=\"1e+21\","
-	     "bin=\"YWJjZA==\",bool=\"true\",dbl=\"1.5\",instance=\"pod-7\",int=\"42\",job=\"mine\",le=\"attr\","
-	     "map=\"{\"a\":\"x\",\"b\":1,\"c\":false}\"," SCOPE ",tiny=\"1e-7\"} 1 1700000000000\n"
-	     "h_bucket{" JOBI ",le=\"1\"," SCOPE "} 1 1700000000000\n"
-	     "h_bucket{" JOBI ",le=\"+Inf\"," SCOPE "} 2 1700000000000\n"
-	     "h_count{" JOBI ",le=\"x\"," SCOPE "} 2 1700000000000\n",
-	  .points = 2 },
-	{ "resources: job from service.name alone, no resource no target_info, no time → now, scope info off",
-	  c_resources, NULL,
-	  "target_info{job=\"solo\"} 1 1800000000000\n"
-	  "a{job=\"solo\"} 1 1800000000000\n"
-	  "b{otel_scope_name=\"s\"} 2 1700000000000\n"
-	  "target_info{instance=\"i\"} 1 1800000000000\n"
-	  "c{instance=\"i\"," SCOPE "} 3 1700000000000\n",
-	  .points = 3 },
-	{ "include_scope_labels = false, include_target_info = false", c_gauge, o_no_scope_no_target,
-	  "queue_depth{http_route=\"/a\"," JOBI "} 2.5 1700000000000\n"
-	  "queue_depth{" JOBI "} -3 1700000000000\n",
-	  .points = 2 },
-	{ "include_scope_info: otel_scope_info with the scope's attributes", c_resources, o_scope_info,
-	  "target_info{job=\"solo\"} 1 1800000000000\n"
-	  "otel_scope_info{job=\"solo\"} 1 1800000000000\n"
-	  "a{job=\"solo\"} 1 1800000000000\n"
-	  "otel_scope_info{otel_scope_name=\"s\"} 1 1800000000000\n"
-	  "b{otel_scope_name=\"s\"} 2 1700000000000\n"
-	  "target_info{instance=\"i\"} 1 1800000000000\n"
-	  "otel_scope_info{instance=\"i\"," SCOPE ",scope_attr=\"v\"} 1 1800000000000\n"
-	  "c{instance=\"i\"," SCOPE "} 3 1700000000000\n",
-	  .points = 3 },
-	{ "resource_to_telemetry_conversion (resource wins a key) and keep_identifying_resource_attributes",
-	  c_to_telemetry, o_to_telemetry,
-	  "target_info{" JOBI ",k8s_pod_name=\"p1\",service_instance_id=\"pod-7\",service_name=\"shop\","
-	  "service_namespace=\"it\"} 1 1800000000000\n"
-	  "g{" JOBI ",k8s_pod_name=\"p1\"," SCOPE ",service_instance_id=\"pod-7\",service_name=\"shop\","
-	  "service_namespace=\"it\",x=\"y\"} 1 1700000000000\n",
-	  .points = 1 },
-	{ "add_metric_suffixes = false", c_counter, o_plain,
-	  TI "io_time{" JOBI "," SCOPE "} 12 1700000000000\n"
-	     "queue_size{" JOBI "," SCOPE "} 4 1700000000000\n",
-	  .points = 2 },
-	{ "no usable name, no data: invalid", c_invalid, NULL, TI "ok{" JOBI "," SCOPE "} 1 1700000000000\n",
-	  .invalid = 3, .points = 1 },
+	{"gauge: attributes, job/instance, scope labels, target_info, int and double values", c_gauge, NULL,
+	 TI "queue_depth{http_route=\"/a\"," JOBI "," SCOPE "} 2.5 1700000000000\n"
+	    "queue_depth{" JOBI "," SCOPE "} -3 1700000000000\n",
+	 .points = 2},
+	{"monotonic cumulative sum: _total after the unit; up/down sum: a gauge without _ratio", c_counter, NULL,
+	 TI "io_time_seconds_total{" JOBI "," SCOPE "} 12 1700000000000\n"
+	    "queue_size{" JOBI "," SCOPE "} 4 1700000000000\n",
+	 .points = 2},
+	{"delta and unspecified temporality: dropped and counted", c_delta, NULL, TI, .delta = 5},
+	{"histogram: cumulative buckets, +Inf = count, _sum only when set", c_histogram, NULL,
+	 TI "http_duration_seconds_bucket{" JOBI ",le=\"0.005\",method=\"GET\"," SCOPE "} 1 1700000000000\n"
+	    "http_duration_seconds_bucket{" JOBI ",le=\"0.1\",method=\"GET\"," SCOPE "} 3 1700000000000\n"
+	    "http_duration_seconds_bucket{" JOBI ",le=\"1\",method=\"GET\"," SCOPE "} 6 1700000000000\n"
+	    "http_duration_seconds_bucket{" JOBI ",le=\"+Inf\",method=\"GET\"," SCOPE "} 10 1700000000000\n"
+	    "http_duration_seconds_sum{" JOBI ",method=\"GET\"," SCOPE "} 5.5 1700000000000\n"
+	    "http_duration_seconds_count{" JOBI ",method=\"GET\"," SCOPE "} 10 1700000000000\n"
+	    "http_duration_seconds_bucket{" JOBI ",le=\"+Inf\"," SCOPE "} 3 1700000000000\n"
+	    "http_duration_seconds_count{" JOBI "," SCOPE "} 3 1700000000000\n",
+	 .points = 2},
+	{"histogram: bounds that do not increase are invalid; a final +Inf bound is the implicit one", c_histogram_bad,
+	 NULL,
+	 TI "h_bucket{" JOBI ",k=\"inf\",le=\"1\"," SCOPE "} 1 1700000000000\n"
+	    "h_bucket{" JOBI ",k=\"inf\",le=\"+Inf\"," SCOPE "} 3 1700000000000\n"
+	    "h_count{" JOBI ",k=\"inf\"," SCOPE "} 3 1700000000000\n",
+	 .invalid = 2, .points = 1},
+	{"summary: quantiles, _sum, _count; exponential histogram dropped", c_summary_exp, NULL,
+	 TI "rpc_latency_seconds{" JOBI "," SCOPE ",quantile=\"0.5\"} 1.5 1700000000000\n"
+	    "rpc_latency_seconds{" JOBI "," SCOPE ",quantile=\"0.99\"} 9.25 1700000000000\n"
+	    "rpc_latency_seconds_sum{" JOBI "," SCOPE "} 12.5 1700000000000\n"
+	    "rpc_latency_seconds_count{" JOBI "," SCOPE "} 4 1700000000000\n",
+	 .exponential = 2, .points = 1},
+	{"NoRecordedValue: staleness markers for every series of the point; no value: invalid", c_stale, NULL,
+	 TI "g{" JOBI "," SCOPE "} stale 1700000000000\n"
+	    "h_bucket{" JOBI ",le=\"1\"," SCOPE "} stale 1700000000000\n"
+	    "h_bucket{" JOBI ",le=\"+Inf\"," SCOPE "} stale 1700000000000\n"
+	    "h_sum{" JOBI "," SCOPE "} stale 1700000000000\n"
+	    "h_count{" JOBI "," SCOPE "} stale 1700000000000\n"
+	    "s_seconds{" JOBI "," SCOPE ",quantile=\"0.5\"} stale 1700000000000\n"
+	    "s_seconds{" JOBI "," SCOPE ",quantile=\"0.99\"} stale 1700000000000\n"
+	    "s_seconds_sum{" JOBI "," SCOPE "} stale 1700000000000\n"
+	    "s_seconds_count{" JOBI "," SCOPE "} stale 1700000000000\n",
+	 .invalid = 1, .points = 3},
+	{"labels: values as strings, collisions joined by key order, structural labels win, attributes beat job, "
+	 "\"...\" is \"___\"",
+	 c_labels, NULL,
+	 TI "g{___=\"nameless\",a_b=\"1;2\",arr=\"[\"a\",2,\"\\u003cq\\\"\\u003e\"]\",big=\"1e+21\","
+	    "bin=\"YWJjZA==\",bool=\"true\",dbl=\"1.5\",instance=\"pod-7\",int=\"42\",job=\"mine\",le=\"attr\","
+	    "map=\"{\"a\":\"x\",\"b\":1,\"c\":false}\"," SCOPE ",tiny=\"1e-7\"} 1 1700000000000\n"
+	    "h_bucket{" JOBI ",le=\"1\"," SCOPE "} 1 1700000000000\n"
+	    "h_bucket{" JOBI ",le=\"+Inf\"," SCOPE "} 2 1700000000000\n"
+	    "h_count{" JOBI ",le=\"x\"," SCOPE "} 2 1700000000000\n",
+	 .points = 2},
+	{"resources: job from service.name alone, no resource no target_info, no time → now, scope info off",
+	 c_resources, NULL,
+	 "target_info{job=\"solo\"} 1 1800000000000\n"
+	 "a{job=\"solo\"} 1 1800000000000\n"
+	 "b{otel_scope_name=\"s\"} 2 1700000000000\n"
+	 "target_info{instance=\"i\"} 1 1800000000000\n"
+	 "c{instance=\"i\"," SCOPE "} 3 1700000000000\n",
+	 .points = 3},
+	{"include_scope_labels = false, include_target_info = false", c_gauge, o_no_scope_no_target,
+	 "queue_depth{http_route=\"/a\"," JOBI "} 2.5 1700000000000\n"
+	 "queue_depth{" JOBI "} -3 1700000000000\n",
+	 .points = 2},
+	{"include_scope_info: otel_scope_info with the scope's attributes", c_resources, o_scope_info,
+	 "target_info{job=\"solo\"} 1 1800000000000\n"
+	 "otel_scope_info{job=\"solo\"} 1 1800000000000\n"
+	 "a{job=\"solo\"} 1 1800000000000\n"
+	 "otel_scope_info{otel_scope_name=\"s\"} 1 1800000000000\n"
+	 "b{otel_scope_name=\"s\"} 2 1700000000000\n"
+	 "target_info{instance=\"i\"} 1 1800000000000\n"
+	 "otel_scope_info{instance=\"i\"," SCOPE ",scope_attr=\"v\"} 1 1800000000000\n"
+	 "c{instance=\"i\"," SCOPE "} 3 1700000000000\n",
+	 .points = 3},
+	{"resource_to_telemetry_conversion (resource wins a key) and keep_identifying_resource_attributes",
+	 c_to_telemetry, o_to_telemetry,
+	 "target_info{" JOBI ",k8s_pod_name=\"p1\",service_instance_id=\"pod-7\",service_name=\"shop\","
+	 "service_namespace=\"it\"} 1 1800000000000\n"
+	 "g{" JOBI ",k8s_pod_name=\"p1\"," SCOPE ",service_instance_id=\"pod-7\",service_name=\"shop\","
+	 "service_namespace=\"it\",x=\"y\"} 1 1700000000000\n",
+	 .points = 1},
+	{"add_metric_suffixes = false", c_counter, o_plain,
+	 TI "io_time{" JOBI "," SCOPE "} 12 1700000000000\n"
+	    "queue_size{" JOBI "," SCOPE "} 4 1700000000000\n",
+	 .points = 2},
+	{"no usable name, no data: invalid", c_invalid, NULL, TI "ok{" JOBI "," SCOPE "} 1 1700000000000\n",
+	 .invalid = 3, .points = 1},
 };
 
 static void run_case(struct otlp_prom *cv, const struct conv_case *c)
@@ -683,7 +706,7 @@ static void run_case(struct otlp_prom *cv, const struct conv_case *c)
 	size_t len;
 	uint8_t *data = pack(c->build(), &len);
 	struct batch *b = batch_new();
-	struct otlp_prom_stats st = { 0 };
+	struct otlp_prom_stats st = {0};
 	assert_int_equal(otlp_prom_convert(cv, &o, data, len, b, &st), 0);
 	char *got = format_samples(b);
 	if (strcmp(got, c->want)) {
@@ -712,7 +735,10 @@ static void test_conversion_cases(void **state)
 	otlp_prom_free(cv);
 }
 
-static void o_meta(struct otlp_prom_options *o) { o->with_metadata = true; }
+static void o_meta(struct otlp_prom_options *o)
+{
+	o->with_metadata = true;
+}
 
 static void test_metadata(void **state)
 {
@@ -724,7 +750,7 @@ static void test_metadata(void **state)
 	size_t len;
 	uint8_t *data = pack(c_counter(), &len);
 	struct batch *b = batch_new();
-	struct otlp_prom_stats st = { 0 };
+	struct otlp_prom_stats st = {0};
 	assert_int_equal(otlp_prom_convert(cv, &o, data, len, b, &st), 0);
 	assert_int_equal(b->n_records, 3);
 	const struct metric_meta *ti = b->records[0].sample.meta, *io = b->records[1].sample.meta,
@@ -762,11 +788,11 @@ static void test_malformed(void **state)
 	struct otlp_prom_options o;
 	otlp_prom_default_options(&o);
 	struct batch *b = batch_new();
-	struct otlp_prom_stats st = { 0 };
+	struct otlp_prom_stats st = {0};
 	static const uint8_t bad[][6] = {
-		{ 0x0a, 0x05, 0x0a, 0x10, 0x00, 0x00 }, /* a length past the end */
-		{ 0x0b, 0x00, 0x00, 0x00, 0x00, 0x00 }, /* group wire type */
-		{ 0x0a, 0x80, 0x80, 0x80, 0x80, 0x80 }, /* a varint that never ends */
+		{0x0a, 0x05, 0x0a, 0x10, 0x00, 0x00}, /* a length past the end */
+		{0x0b, 0x00, 0x00, 0x00, 0x00, 0x00}, /* group wire type */
+		{0x0a, 0x80, 0x80, 0x80, 0x80, 0x80}, /* a varint that never ends */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(otlp_prom_convert(cv, &o, bad[i], sizeof(bad[i]), b, &st), -EINVAL);
@@ -795,10 +821,9 @@ static void test_malformed(void **state)
 		pts[i] = (NumberDataPoint)OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__INIT;
 		ptrs[i] = &pts[i];
 	}
-	data = pack(L(rmetrics(true, shop(), "lib", "1.0", NOA,
-			       L(gauge("g", "", (struct list){ ptrs, EMPTY }), NULL)),
-		      NULL),
-		    &len);
+	data = pack(
+		L(rmetrics(true, shop(), "lib", "1.0", NOA, L(gauge("g", "", (struct list){ptrs, EMPTY}), NULL)), NULL),
+		&len);
 	assert_true(len < 300000);
 	b = batch_new();
 	assert_int_equal(otlp_prom_convert(cv, &o, data, len, b, &st), -EFBIG);
@@ -813,7 +838,7 @@ static void test_malformed(void **state)
 static int free_port(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t sl = sizeof(sa);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	getsockname(fd, (struct sockaddr *)&sa, &sl);
@@ -821,7 +846,10 @@ static int free_port(void)
 	return ntohs(sa.sin_port);
 }
 
-static size_t discard(char *buf, size_t size, size_t n, void *arg) { return size * n; }
+static size_t discard(char *buf, size_t size, size_t n, void *arg)
+{
+	return size * n;
+}
 
 static long post_metrics(int port, const uint8_t *body, size_t len)
 {
@@ -899,7 +927,7 @@ static void test_component(void **state)
 	data = pack(c_delta(), &len);
 	harness_mcapture_fail("m", -EAGAIN);
 	assert_int_equal(post_metrics(port, data, len), 503);
-	struct drops d = { 0 };
+	struct drops d = {0};
 	runtime_visit(h.rt, find_drops, &d);
 	assert_int_equal(d.delta, 0);
 	harness_mcapture_fail("m", 0);
@@ -919,12 +947,13 @@ static void test_validation(void **state)
 		const char *body;
 		bool ok;
 	} cases[] = {
-		{ "forward_to = []\n", true },
-		{ "forward_to = []\nconvert_classic_histograms_to_nhcb = false\nstart_timestamp_zero_ingestion = false\n",
-		  true },
-		{ "forward_to = []\nconvert_classic_histograms_to_nhcb = true\n", false },
-		{ "forward_to = []\nstart_timestamp_zero_ingestion = true\n", false },
-		{ "forward_to = []\ngc_frequency = \"1m\"\nhonor_metadata = true\n", true },
+		{"forward_to = []\n", true},
+		{"forward_to = []\nconvert_classic_histograms_to_nhcb = false\nstart_timestamp_zero_ingestion = "
+		 "false\n",
+		 true},
+		{"forward_to = []\nconvert_classic_histograms_to_nhcb = true\n", false},
+		{"forward_to = []\nstart_timestamp_zero_ingestion = true\n", false},
+		{"forward_to = []\ngc_frequency = \"1m\"\nhonor_metadata = true\n", true},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char text[512];
@@ -932,8 +961,8 @@ static void test_validation(void **state)
 		struct diag_list d;
 		diag_list_init(&d);
 		struct config *cfg = NULL;
-		int rc = config_load_source(source_from_memory("t.alloy", text, strlen(text)), registry_components(), NULL,
-					    &d, &cfg);
+		int rc = config_load_source(source_from_memory("t.alloy", text, strlen(text)), registry_components(),
+					    NULL, &d, &cfg);
 		if ((rc == 0) != cases[i].ok)
 			fail_msg("case %zu: rc %d", i, rc);
 		diag_list_free(&d);
@@ -945,10 +974,10 @@ int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_metric_names),	  cmocka_unit_test(test_units),
-		cmocka_unit_test(test_label_names),	  cmocka_unit_test(test_float_format),
+		cmocka_unit_test(test_metric_names),	 cmocka_unit_test(test_units),
+		cmocka_unit_test(test_label_names),	 cmocka_unit_test(test_float_format),
 		cmocka_unit_test(test_conversion_cases), cmocka_unit_test(test_metadata),
-		cmocka_unit_test(test_malformed),	  cmocka_unit_test(test_component),
+		cmocka_unit_test(test_malformed),	 cmocka_unit_test(test_component),
 		cmocka_unit_test(test_validation),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

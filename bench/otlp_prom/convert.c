@@ -20,7 +20,7 @@ typedef Opentelemetry__Proto__Metrics__V1__Metric Metric;
 
 #define POINTS_PER_METRIC 25
 
-static const double bounds[] = { 0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000 };
+static const double bounds[] = {0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000};
 #define NB (sizeof(bounds) / sizeof(bounds[0]))
 
 static double cpu_seconds(void)
@@ -62,7 +62,7 @@ static KeyValue *kv_i(const char *key, int64_t i)
 /* route, method and status code of point j */
 static KeyValue **point_attrs(int j, size_t *n)
 {
-	static const char *const methods[] = { "GET", "POST", "PUT", "DELETE" };
+	static const char *const methods[] = {"GET", "POST", "PUT", "DELETE"};
 	char route[64];
 	snprintf(route, sizeof(route), "/api/v1/resource%d/{id}", j);
 	KeyValue **a = xcalloc(3, sizeof(*a));
@@ -120,7 +120,8 @@ static Metric *histogram_metric(int i, uint64_t ts)
 	m->description = "a histogram";
 	m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM;
 	m->histogram = xcalloc(1, sizeof(*m->histogram));
-	*m->histogram = (Opentelemetry__Proto__Metrics__V1__Histogram)OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM__INIT;
+	*m->histogram =
+		(Opentelemetry__Proto__Metrics__V1__Histogram)OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM__INIT;
 	m->histogram->aggregation_temporality =
 		OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE;
 	Opentelemetry__Proto__Metrics__V1__HistogramDataPoint **pts = xcalloc(POINTS_PER_METRIC, sizeof(*pts));
@@ -145,10 +146,14 @@ static Metric *histogram_metric(int i, uint64_t ts)
 static uint8_t *make_request(int n_counter, int n_gauge, int n_hist, size_t *len, size_t *points)
 {
 	uint64_t ts = 1700000000000000000ull;
-	KeyValue *res[] = { kv_s("service.name", "checkout"),	   kv_s("service.namespace", "shop"),
-			    kv_s("service.instance.id", "checkout-7d9f8-abcde"), kv_s("k8s.pod.name", "checkout-7d9f8-abcde"),
-			    kv_s("k8s.namespace.name", "shop"),	   kv_s("host.name", "node-12"),
-			    kv_s("telemetry.sdk.language", "nodejs"), kv_s("telemetry.sdk.version", "2.12.1") };
+	KeyValue *res[] = {kv_s("service.name", "checkout"),
+			   kv_s("service.namespace", "shop"),
+			   kv_s("service.instance.id", "checkout-7d9f8-abcde"),
+			   kv_s("k8s.pod.name", "checkout-7d9f8-abcde"),
+			   kv_s("k8s.namespace.name", "shop"),
+			   kv_s("host.name", "node-12"),
+			   kv_s("telemetry.sdk.language", "nodejs"),
+			   kv_s("telemetry.sdk.version", "2.12.1")};
 	Opentelemetry__Proto__Resource__V1__Resource resource = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
 	resource.attributes = res, resource.n_attributes = sizeof(res) / sizeof(res[0]);
 	Opentelemetry__Proto__Common__V1__InstrumentationScope scope =
@@ -164,10 +169,11 @@ static uint8_t *make_request(int n_counter, int n_gauge, int n_hist, size_t *len
 		metrics[k++] = histogram_metric(i, ts);
 	Opentelemetry__Proto__Metrics__V1__ScopeMetrics sm = OPENTELEMETRY__PROTO__METRICS__V1__SCOPE_METRICS__INIT;
 	sm.scope = &scope, sm.metrics = metrics, sm.n_metrics = (size_t)n;
-	Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sms[] = { &sm };
-	Opentelemetry__Proto__Metrics__V1__ResourceMetrics rm = OPENTELEMETRY__PROTO__METRICS__V1__RESOURCE_METRICS__INIT;
+	Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sms[] = {&sm};
+	Opentelemetry__Proto__Metrics__V1__ResourceMetrics rm =
+		OPENTELEMETRY__PROTO__METRICS__V1__RESOURCE_METRICS__INIT;
 	rm.resource = &resource, rm.scope_metrics = sms, rm.n_scope_metrics = 1;
-	Opentelemetry__Proto__Metrics__V1__ResourceMetrics *rms[] = { &rm };
+	Opentelemetry__Proto__Metrics__V1__ResourceMetrics *rms[] = {&rm};
 	Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest req =
 		OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_REQUEST__INIT;
 	req.resource_metrics = rms, req.n_resource_metrics = 1;
@@ -189,7 +195,7 @@ static void run(const char *what, int n_counter, int n_gauge, int n_hist)
 	struct otlp_prom_options o;
 	otlp_prom_default_options(&o);
 	o.now_ms = 1700000000000;
-	struct otlp_prom_stats st = { 0 };
+	struct otlp_prom_stats st = {0};
 	size_t requests = 0;
 	double start = cpu_seconds(), spent = 0;
 	while (spent < 2.0) {

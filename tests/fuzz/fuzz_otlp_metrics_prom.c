@@ -55,7 +55,8 @@ static void check_names(const uint8_t *data, size_t size)
 	const char *unit = name + half; /* the name is the whole string, the unit its second half */
 	for (int kind = 0; kind < 3; kind++)
 		for (int suffixes = 0; suffixes < 2; suffixes++) {
-			size_t n = otlp_prom_metric_name(name, unit, (enum otlp_prom_kind)kind, suffixes, out, sizeof(out));
+			size_t n = otlp_prom_metric_name(name, unit, (enum otlp_prom_kind)kind, suffixes, out,
+							 sizeof(out));
 			if (n && n < sizeof(out) && !metric_name_valid(out, n))
 				abort();
 		}
@@ -83,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct batch *b = batch_new();
 	if (!b || otlp_prom_new(&cv))
 		abort();
-	struct otlp_prom_stats st = { 0 };
+	struct otlp_prom_stats st = {0};
 	int rc = otlp_prom_convert(cv, &o, data + 1, size - 1, b, &st);
 	if (rc == 0)
 		check_batch(b, &st);
