@@ -6,8 +6,9 @@
 # are read back through /api/v1/query: names with unit suffixes and _total, job and instance from the
 # service attributes, scope labels, cumulative histogram buckets with +Inf, _sum and _count, target_info
 # with the other resource attributes; a client exporting delta temporality gets its delta sums and
-# histograms dropped and counted on /metrics, while its cumulative up/down counter still arrives.
-# Skips when prometheus is not installed.
+# histograms dropped and counted on /metrics, while its cumulative up/down counter still arrives. Then
+# a full WAL behind an unreachable remote_write makes OTLP/HTTP answer 503 with Retry-After, and once a
+# Prometheus appears every acknowledged request's series arrive. Skips when prometheus is not installed.
 . "$(dirname "$0")/lib/common.sh"
 SOLDER=${SOLDER:-./solder}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -143,6 +144,78 @@ dropped() { # dropped REASON -> the exporter's dropped records for that reason o
 check "the dropped delta points are counted on /metrics" bash -c "[ \"\$($(declare -f dropped); PORT=$PORT; dropped delta)\" -ge 3 ]"
 check "solder dropped nothing downstream" bash -c "! grep -q 'batch dropped\\|request rejected' '$TMP/solder.err'"
 
+kill "$SOLDER_PID"
+wait "$SOLDER_PID" 2>/dev/null
+kill "$PROM_PID"
+wait "$PROM_PID" 2>/dev/null
+
+# ---- a full WAL behind remote_write reaches the OTLP client as 503; what was acknowledged arrives ----
+# remote_write points at a port where nothing listens yet, the WAL is small: OTLP/JSON requests of 300
+# points with incompressible labels are acknowledged until the WAL is full, then refused with 503 and
+# Retry-After. Then a Prometheus starts on that port: every acknowledged request's series arrive.
+PROM2_PORT=$(free_port)
+rm -rf "$TMP/data"
+cat >"$TMP/full.alloy" <<CFG
+wal {
+	max_size     = "3MiB"
+	segment_size = "512KiB"
+}
+otelcol.receiver.otlp "in" {
+	http { endpoint = "127.0.0.1:$HTTP_PORT" }
+	output { metrics = [otelcol.exporter.prometheus.default.input] }
+}
+otelcol.exporter.prometheus "default" {
+	forward_to = [prometheus.remote_write.prom.receiver]
+}
+prometheus.remote_write "prom" {
+	endpoint {
+		url = "http://127.0.0.1:$PROM2_PORT/api/v1/write"
+		queue_config {
+			batch_send_deadline = "500ms"
+			max_backoff         = "1s"
+		}
+	}
+}
+CFG
+check "solder starts with a small WAL and an unreachable remote_write" start_solder "$TMP/full.alloy"
+check "the HTTP receiver listens" wait_for 5 grep -q 'HTTP server listening' "$TMP/solder.err"
+make_request() { # make_request N -> an OTLP/JSON metrics request of 300 gauge points on stdout
+	$PY - "$1" <<'PYEOF'
+import json, os, sys, time
+n = sys.argv[1]
+now = str(time.time_ns())
+points = [{"timeUnixNano": now, "asDouble": j, "attributes": [
+    {"key": "req", "value": {"stringValue": n}}, {"key": "i", "value": {"intValue": str(j)}},
+    {"key": "blob", "value": {"stringValue": os.urandom(200).hex()}}]} for j in range(300)]
+print(json.dumps({"resourceMetrics": [{"resource": {"attributes": [
+    {"key": "service.name", "value": {"stringValue": "filler"}}]},
+    "scopeMetrics": [{"metrics": [{"name": "it.fill", "gauge": {"dataPoints": points}}]}]}]}))
+PYEOF
+}
+: >"$TMP/acked.txt"
+refused=""
+for n in $(seq 1 400); do
+	make_request "$n" >"$TMP/req.json"
+	code=$(curl -s -o /dev/null -D "$TMP/headers.txt" -w '%{http_code}' -H 'Content-Type: application/json' \
+		--data-binary @"$TMP/req.json" "http://127.0.0.1:$HTTP_PORT/v1/metrics")
+	if [ "$code" = 200 ]; then echo "$n" >>"$TMP/acked.txt"; continue; fi
+	refused="$code"
+	break
+done
+ACKED=$(wc -l <"$TMP/acked.txt")
+check "requests were acknowledged before the WAL filled ($ACKED)" [ "$ACKED" -ge 3 ]
+check "the full WAL answers 503 (got ${refused:-none})" [ "$refused" = 503 ]
+check "the 503 carries Retry-After" grep -qi '^Retry-After:' "$TMP/headers.txt"
+
+"$PROM" --config.file="$TMP/prom.yml" --storage.tsdb.path="$TMP/prom2" \
+	--web.listen-address=127.0.0.1:$PROM2_PORT --web.enable-remote-write-receiver >"$TMP/prom2.log" 2>&1 &
+PROM_PID=$!
+PIDS+=("$PROM_PID")
+check "the late prometheus is ready" wait_for 30 curl -sf -o /dev/null "http://127.0.0.1:$PROM2_PORT/-/ready"
+PROM_PORT=$PROM2_PORT
+check "every acknowledged request's 300 series arrive" \
+	wait_for 90 is_value 'count(it_fill{job="filler"})' "$((ACKED * 300))"
+check "as $ACKED distinct requests" is_value 'count(count by (req) (it_fill{job="filler"}))' "$ACKED"
 kill "$SOLDER_PID"
 wait "$SOLDER_PID" 2>/dev/null
 kill "$PROM_PID"
