@@ -100,24 +100,41 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 }
 
 /*
- * An attribute value as a label value: strings as they are (not copied), anything else rendered by
- * otlp_prom_render_value into arena a. A value too long for a label becomes "" (no label).
+ * Text usable as a label value: s itself when it is valid UTF-8 (no copy unless copy is set), else
+ * its repaired copy in arena a; "" when too long for a label (no label).
  */
-static int any_string(struct otlp_prom *cv, struct arena *a, const AnyValue *v, const char **s, uint32_t *len)
+static int label_text(struct arena *a, const char *s, size_t n, bool copy, const char **out, uint32_t *len)
 {
-	if (v && v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE) {
-		size_t n = strlen(v->string_value);
-		*s = v->string_value, *len = n > LABELS_MAX_STRING ? 0 : (uint32_t)n;
+	if (n > LABELS_MAX_STRING) {
+		*out = "", *len = 0;
 		return 0;
 	}
+	bool valid = otlp_prom_utf8_valid(s, n);
+	if (valid && !copy) {
+		*out = s, *len = (uint32_t)n;
+		return 0;
+	}
+	char *dst = arena_alloc_bytes(a, valid ? n + 1 : 3 * n + 1);
+	if (!dst)
+		return -ENOMEM;
+	size_t m = valid ? n : otlp_prom_utf8_fix(s, n, dst);
+	if (valid)
+		memcpy(dst, s, n);
+	dst[m] = '\0';
+	if (m > LABELS_MAX_STRING)
+		m = 0;
+	*out = dst, *len = (uint32_t)m;
+	return 0;
+}
+
+/* An attribute value as a label value: strings as they are, anything else rendered (pdata's AsString). */
+static int any_string(struct otlp_prom *cv, struct arena *a, const AnyValue *v, const char **s, uint32_t *len)
+{
+	if (v && v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE)
+		return label_text(a, v->string_value, strlen(v->string_value), false, s, len);
 	if (otlp_prom_render_value(&cv->sb, v))
 		return -ENOMEM;
-	size_t n = cv->sb.len > LABELS_MAX_STRING ? 0 : cv->sb.len;
-	char *copy = arena_strndup(a, cv->sb.p, n);
-	if (!copy)
-		return -ENOMEM;
-	*s = copy, *len = (uint32_t)n;
-	return 0;
+	return label_text(a, cv->sb.p, cv->sb.len, true, s, len);
 }
 
 /* ---------------- label sets ---------------- */
@@ -513,7 +530,10 @@ static int convert_metric(struct conv *x, const Metric *m)
 	const struct metric_meta *meta = NULL;
 	if (x->o->with_metadata) {
 		const char *unit = otlp_prom_unit_in(&x->cv->pb, m->unit, s.kind);
-		if (!unit || !(meta = batch_intern_meta(x->out, nm.base, s.type, m->description, unit)))
+		const char *help;
+		uint32_t help_len;
+		if (!unit || label_text(&x->cv->pb, m->description, strlen(m->description), false, &help, &help_len) ||
+		    !(meta = batch_intern_meta(x->out, nm.base, s.type, help, unit)))
 			return -ENOMEM;
 	}
 	for (size_t i = 0; i < s.n_points && rc == 0; i++) {
@@ -543,16 +563,15 @@ static int emit_info(struct conv *x, const char *name, const char *help)
 static int convert_scope(struct conv *x, const ScopeMetrics *sm)
 {
 	const char *name = sm->scope ? sm->scope->name : "", *version = sm->scope ? sm->scope->version : "";
-	size_t nl = strlen(name), vl = strlen(version);
-	nl = nl > LABELS_MAX_STRING ? 0 : nl; /* too long for a label: left out */
-	vl = vl > LABELS_MAX_STRING ? 0 : vl;
 	x->n_base = x->n_res_base;
 	struct cand scope[2] = {
-		{"otel_scope_name", "otel_scope_name", name, 15, 15, (uint32_t)nl, CLS_BASE, SRC_RESOURCE, 0},
-		{"otel_scope_version", "otel_scope_version", version, 18, 18, (uint32_t)vl, CLS_BASE, SRC_RESOURCE, 0},
+		{"otel_scope_name", "otel_scope_name", NULL, 15, 15, 0, CLS_BASE, SRC_RESOURCE, 0},
+		{"otel_scope_version", "otel_scope_version", NULL, 18, 18, 0, CLS_BASE, SRC_RESOURCE, 0},
 	};
-	int rc = 0;
-	if (x->o->include_scope_info) {
+	int rc = label_text(&x->cv->pb, name, strlen(name), false, &scope[0].value, &scope[0].value_len);
+	if (rc == 0)
+		rc = label_text(&x->cv->pb, version, strlen(version), false, &scope[1].value, &scope[1].value_len);
+	if (rc == 0 && x->o->include_scope_info) {
 		struct cand info[4];
 		memcpy(info, x->base, x->n_res_base * sizeof(*info));
 		memcpy(info + x->n_res_base, scope, sizeof(scope));

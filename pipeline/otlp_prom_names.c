@@ -396,6 +396,67 @@ static size_t es6_float(double v, char *out)
 	return n;
 }
 
+/* ---------------- UTF-8 ---------------- */
+
+/* Length of the valid UTF-8 sequence at p[0..n), or 0. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0];
+	size_t len;
+	uint32_t cp, min;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, cp = c & 0x1f, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, cp = c & 0x0f, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, cp = c & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	return cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : len;
+}
+
+bool otlp_prom_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		size_t k = utf8_seq(p + i, n - i);
+		if (!k)
+			return false;
+		i += k;
+	}
+	return true;
+}
+
+size_t otlp_prom_utf8_fix(const char *s, size_t n, char *dst)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0;
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_seq(p + i, n - i);
+		if (k) {
+			memcpy(dst + o, p + i, k);
+			o += k, i += k;
+		} else {
+			memcpy(dst + o, "\xef\xbf\xbd", 3); /* U+FFFD */
+			o += 3, i++;
+		}
+	}
+	return o;
+}
+
 /* ---------------- attribute values ---------------- */
 
 static void sb_put(struct otlp_prom_buf *b, const char *s, size_t n)

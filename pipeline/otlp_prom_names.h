@@ -55,6 +55,16 @@ size_t otlp_prom_label_name(const char *key, size_t len, char *buf, size_t cap);
 /* A bound or quantile as Go's strconv.FormatFloat(v, 'f', -1, 64): "0.005", "1000000", "+Inf", "NaN". */
 size_t otlp_prom_format_float(double v, char *buf, size_t cap);
 
+/* True when s[0..n) is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
+bool otlp_prom_utf8_valid(const char *s, size_t n);
+
+/*
+ * s[0..n) with every byte that starts no valid UTF-8 sequence replaced by U+FFFD, into dst (room:
+ * 3 * n bytes); returns the length. Label values must be valid UTF-8: Prometheus and Mimir refuse a
+ * whole remote-write request for one invalid value, and protobuf-c does not check OTLP's strings.
+ */
+size_t otlp_prom_utf8_fix(const char *s, size_t n, char *dst);
+
 /* A growable text buffer; zero-initialised is empty. */
 struct otlp_prom_buf {
 	char *p;

@@ -183,6 +183,34 @@ static void test_float_format(void **state)
 	assert_string_equal(buf + strlen(buf) - 5, "00005");
 }
 
+static void test_utf8(void **state)
+{
+	static const struct {
+		const char *in, *want;
+		bool valid;
+	} cases[] = {
+		{"plain", "plain", true},
+		{"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", true},
+		{"a\xff"
+		 "b",
+		 "a\xef\xbf\xbd"
+		 "b",
+		 false},							 /* a byte that never starts UTF-8 */
+		{"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd", false},		 /* overlong '/' */
+		{"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", false}, /* a surrogate */
+		{"\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", false}, /* past U+10FFFF */
+		{"x\xe2\x82", "x\xef\xbf\xbd\xef\xbf\xbd", false},				 /* cut short */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[64];
+		size_t n = strlen(cases[i].in);
+		assert_int_equal(otlp_prom_utf8_valid(cases[i].in, n), cases[i].valid);
+		out[otlp_prom_utf8_fix(cases[i].in, n, out)] = '\0';
+		if (strcmp(out, cases[i].want))
+			fail_msg("case %zu: got %s", i, out);
+	}
+}
+
 /* ---------------- request builders (every allocation is freed after the test) ---------------- */
 
 static void *allocs[4096];
@@ -587,6 +615,15 @@ static struct list c_invalid(void)
 		 NULL);
 }
 
+static struct list c_bad_utf8(void)
+{
+	return L(rmetrics(true, L(kv_s("service.name", "sh\xffop"), NULL),
+			  "li\xc0"
+			  "b",
+			  "1.0", NOA, L(gauge("g", "", L(num(1, T0, L(kv_s("v", "a\xe2\x82"), NULL)), NULL)), NULL)),
+		 NULL);
+}
+
 static void o_no_scope_no_target(struct otlp_prom_options *o)
 {
 	o->include_scope_labels = false;
@@ -692,6 +729,12 @@ static const struct conv_case conv_cases[] = {
 	 TI "io_time{" JOBI "," SCOPE "} 12 1700000000000\n"
 	    "queue_size{" JOBI "," SCOPE "} 4 1700000000000\n",
 	 .points = 2},
+	{"invalid UTF-8 in values, job and scope name: each bad byte becomes U+FFFD", c_bad_utf8, NULL,
+	 "target_info{job=\"sh\xef\xbf\xbdop\"} 1 1800000000000\n"
+	 "g{job=\"sh\xef\xbf\xbdop\",otel_scope_name=\"li\xef\xbf\xbd"
+	 "b\",otel_scope_version=\"1.0\","
+	 "v=\"a\xef\xbf\xbd\xef\xbf\xbd\"} 1 1700000000000\n",
+	 .points = 1},
 	{"no usable name, no data: invalid", c_invalid, NULL, TI "ok{" JOBI "," SCOPE "} 1 1700000000000\n",
 	 .invalid = 3, .points = 1},
 };
@@ -974,11 +1017,11 @@ int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_metric_names),	 cmocka_unit_test(test_units),
-		cmocka_unit_test(test_label_names),	 cmocka_unit_test(test_float_format),
-		cmocka_unit_test(test_conversion_cases), cmocka_unit_test(test_metadata),
-		cmocka_unit_test(test_malformed),	 cmocka_unit_test(test_component),
-		cmocka_unit_test(test_validation),
+		cmocka_unit_test(test_metric_names), cmocka_unit_test(test_units),
+		cmocka_unit_test(test_label_names),  cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_float_format), cmocka_unit_test(test_conversion_cases),
+		cmocka_unit_test(test_metadata),     cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_component),    cmocka_unit_test(test_validation),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	curl_global_cleanup();

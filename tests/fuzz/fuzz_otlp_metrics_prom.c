@@ -1,9 +1,9 @@
 /*
  * Fuzz: OTLP metrics → Prometheus samples on arbitrary bytes never crashes, and whatever it converts is
  * a valid Prometheus series: label names sorted, unique, valid under the legacy rules, no empty values,
- * a metric name matching [a-zA-Z_:][a-zA-Z0-9_:]*, the stats agreeing with the batch. The first byte
- * picks the options; the rest is the ExportMetricsServiceRequest (the seeds are real JS SDK exports
- * with a leading options byte). The same bytes also go through the name rules as a name and a unit.
+ * values valid UTF-8, a metric name matching [a-zA-Z_:][a-zA-Z0-9_:]*, the stats agreeing with the batch. The first
+ * byte picks the options; the rest is the ExportMetricsServiceRequest (the seeds are real JS SDK exports with a leading
+ * options byte). The same bytes also go through the name rules as a name and a unit.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -37,7 +37,8 @@ static void check_batch(const struct batch *b, const struct otlp_prom_stats *st)
 		if (b->records[i].kind != RECORD_SAMPLE || !name || !metric_name_valid(name->value, name->value_len))
 			abort();
 		for (uint32_t k = 0; k < ls->n; k++) {
-			if (!ls->v[k].value_len || !labels_name_valid(ls->v[k].name, ls->v[k].name_len))
+			if (!ls->v[k].value_len || !labels_name_valid(ls->v[k].name, ls->v[k].name_len) ||
+			    !otlp_prom_utf8_valid(ls->v[k].value, ls->v[k].value_len))
 				abort();
 			if (k && labels_strcmp(ls->v[k - 1].name, ls->v[k - 1].name_len, ls->v[k].name,
 					       ls->v[k].name_len) >= 0)
