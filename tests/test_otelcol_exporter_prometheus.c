@@ -981,6 +981,26 @@ static void test_component(void **state)
 	assert_int_equal(n, 1); /* target_info */
 	free_all();
 
+	/* a reload changes the options of the running exporter */
+	char cfg2[1200];
+	snprintf(cfg2, sizeof(cfg2),
+		 "otelcol.receiver.otlp \"in\" {\n"
+		 "  http {\n    endpoint = \"127.0.0.1:%d\"\n  }\n"
+		 "  output {\n    metrics = [otelcol.exporter.prometheus.p.input]\n  }\n}\n"
+		 "otelcol.exporter.prometheus \"p\" {\n  forward_to = [test.mcapture.m.receiver]\n"
+		 "  include_target_info = false\n  add_metric_suffixes = false\n}\n"
+		 "test.mcapture \"m\" { }\n",
+		 port);
+	harness_reload(&h, cfg2);
+	data = pack(c_counter(), &len);
+	assert_int_equal(post_metrics(port, data, len), 200);
+	lines = harness_mcapture_take("m", &n);
+	assert_int_equal(n, 2);
+	assert_null(strstr(lines, "target_info"));
+	assert_non_null(strstr(lines, "{__name__=\"io_time\", instance=\"pod-7\""));
+	free(lines);
+	free_all();
+
 	harness_stop(&h);
 }
 
