@@ -621,6 +621,7 @@ static int job_instance(struct conv *x, KeyValue **attrs, size_t n)
 		if (!job)
 			return -ENOMEM;
 		int jl = ns ? sprintf(job, "%.*s/%.*s", (int)nsl, nsv, (int)sl, s) : sprintf(job, "%.*s", (int)sl, s);
+		jl = jl > (int)LABELS_MAX_STRING ? 0 : jl; /* too long for a label: left out */
 		x->base[x->n_res_base++] = (struct cand){"job", "job", job, 3, 3, (uint32_t)jl, CLS_BASE, 0, 0};
 	}
 	if (inst) {
