@@ -23,6 +23,7 @@ extern const struct component_ops container_logs_ops, discovery_relabel_ops, loc
 	wal_block_ops, zone_block_ops;
 extern const struct component_ops otelcol_exporter_loki_ops, otelcol_processor_batch_ops,
 	otelcol_processor_memory_limiter_ops;
+extern const struct component_ops otelcol_exporter_prometheus_ops;
 
 /* One line per component: its schema and, when this build can run it, its implementation. */
 static const struct registry_entry {
@@ -43,7 +44,7 @@ static const struct registry_entry {
 	{ &otelcol_exporter_loki_schema, &otelcol_exporter_loki_ops },
 	{ &otelcol_exporter_otlp_schema, NULL },
 	{ &otelcol_exporter_otlphttp_schema, NULL },
-	{ &otelcol_exporter_prometheus_schema, NULL },
+	{ &otelcol_exporter_prometheus_schema, &otelcol_exporter_prometheus_ops },
 	{ &otelcol_processor_batch_schema, &otelcol_processor_batch_ops },
 	{ &otelcol_processor_memory_limiter_schema, &otelcol_processor_memory_limiter_ops },
 	{ &otelcol_receiver_otlp_schema, &otelcol_receiver_otlp_ops },
