@@ -171,8 +171,11 @@ static int start_zone(struct agent *a, const struct config *cfg)
 	zone_block_options(idx >= 0 ? cfg->components[idx].args : NULL, &zo, pref);
 	/* EC2's metadata service is asked only when the zone matters (an endpoint names zones) or the
 	 * config names the service: an agent with no zone-aware endpoint sends nothing off the host. */
-	if (!zo.imds_url && !zone_block_config_zone_aware(cfg))
-		zo.imds_url = "";
+	if (!zone_block_config_zone_aware(cfg)) {
+		zo.quiet_unknown = true;
+		if (!zo.imds_url)
+			zo.imds_url = "";
+	}
 	open_kube(a);
 	zo.kube = a->kube;
 	int rc = zone_watcher_start(&zo, a->metrics, &a->zones);

@@ -215,9 +215,11 @@ int zone_publish(struct metrics_registry *reg, const struct zone_info *info)
 	return 0;
 }
 
-void zone_log(const struct zone_info *info)
+void zone_log(const struct zone_info *info, bool quiet_unknown)
 {
-	if (info->source == ZONE_SOURCE_NONE)
+	if (info->source == ZONE_SOURCE_NONE && quiet_unknown)
+		log_info("zone", "agent zone unknown; no endpoint is zone-aware", "source=none");
+	else if (info->source == ZONE_SOURCE_NONE)
 		log_warn("zone", "agent zone unknown: zone-aware endpoints send to every zone",
 			 "tried=\"config,env,node_label,imds\"");
 	else
@@ -251,7 +253,7 @@ bool zone_watcher_refresh(struct zone_watcher *zw)
 		zw->info = fresh;
 	pthread_mutex_unlock(&zw->lock);
 	if (changed) {
-		zone_log(&fresh);
+		zone_log(&fresh, zw->opts.quiet_unknown);
 		if (zw->reg)
 			zone_publish(zw->reg, &fresh);
 	}
@@ -309,7 +311,7 @@ int zone_watcher_start(const struct zone_opts *opts, struct metrics_registry *re
 	}
 	zw->info.source = ZONE_SOURCE_NONE;
 	if (!zone_watcher_refresh(zw)) { /* nothing found: say so once */
-		zone_log(&zw->info);
+		zone_log(&zw->info, zw->opts.quiet_unknown);
 		if (reg)
 			zone_publish(reg, &zw->info);
 	}

@@ -43,6 +43,7 @@ struct zone_opts {
 	unsigned imds_timeout_ms;     /* per request; 0 = 1000 */
 	unsigned imds_token_ttl_s;    /* 0 = 21600 */
 	unsigned refresh_interval_ms; /* the watcher's; 0 = 5 minutes */
+	bool quiet_unknown;           /* no endpoint names zones: an unknown zone is news, not a warning */
 };
 
 /* "config", "env", "node_label", "imds", "none". */
@@ -61,8 +62,8 @@ int zone_from_imds(const char *base_url, unsigned timeout_ms, unsigned ttl_s, st
 
 /* Sets solder_agent_zone_info{zone,zone_id,source} to 1 for `info`, dropping any earlier child. */
 int zone_publish(struct metrics_registry *reg, const struct zone_info *info);
-/* One log line: the zone and its source, or a warning that it is unknown. */
-void zone_log(const struct zone_info *info);
+/* One log line: the zone and its source, or that it is unknown (a warning unless quiet_unknown). */
+void zone_log(const struct zone_info *info, bool quiet_unknown);
 
 struct zone_watcher;
 
