@@ -1,8 +1,8 @@
 /*
  * prometheus_remote_write — the parts of the prometheus.remote_write sink that tests and benchmarks
- * call directly: the Remote Write 1.0 encoder (batch -> snappy-compressed prometheus.WriteRequest
- * bodies of at most max_samples_per_send samples, sinks/prometheus_remote_write_encoder.c) and the
- * reading of a receiver's rejections. The component itself is `prometheus_remote_write_ops`
+ * call directly: the Remote Write encoder (batch -> snappy-compressed prometheus.WriteRequest (1.0) or
+ * io.prometheus.write.v2.Request (2.0) bodies of at most max_samples_per_send samples,
+ * sinks/prometheus_remote_write_encoder.c) and the reading of a receiver's answers. The component itself is `prometheus_remote_write_ops`
  * (cmd/registry.c).
  */
 #ifndef SOLDER_SINKS_PROMETHEUS_REMOTE_WRITE_H
@@ -16,6 +16,10 @@
 
 struct prw_encoder;
 struct relabel_rules;
+
+/* The endpoint's protobuf_message values: Remote Write 1.0 (the default) and 2.0. */
+#define PRW_V1_MESSAGE "prometheus.WriteRequest"
+#define PRW_V2_MESSAGE "io.prometheus.write.v2.Request"
 
 struct prw_encoder_options {
 	const struct labels *external; /* added to every series lacking a label of that name (copied; may be NULL) */
@@ -40,7 +44,8 @@ struct prw_request {
 	size_t raw_len;
 	const uint8_t *body; /* raw, snappy block-compressed: what goes on the wire */
 	size_t body_len;
-	size_t samples, series, metadata;
+	size_t samples, series, metadata; /* 2.0: metadata = series that carry a Metadata */
+	size_t symbols;                   /* 2.0: entries of Request.symbols, "" included */
 };
 
 int prw_encoder_new(const struct prw_encoder_options *o, struct prw_encoder **out);
@@ -53,15 +58,39 @@ void prw_encoder_free(struct prw_encoder *e);
  */
 int prw_encoder_prepare(struct prw_encoder *e, const struct batch *b, int64_t now_ms, struct prw_stats *st);
 
-/* Encodes request i (0 <= i < the count prepare returned). 0, -ENOMEM or -EINVAL. */
+/* Encodes request i (0 <= i < the count prepare returned) as a 1.0 WriteRequest. 0, -ENOMEM or -EINVAL. */
 int prw_encoder_request(struct prw_encoder *e, size_t i, struct prw_request *out);
+
+/*
+ * The same request i as a 2.0 Request: a symbol table of its own (symbols[0] = ""), each series' labels
+ * as sorted name/value ref pairs, its samples in timestamp order, and its metric type, help and unit as a
+ * per-series Metadata whenever send_metadata is set (2.0 has no per-interval metadata: it rides in every
+ * series). Request i of either version holds the same samples, so a batch can switch version between
+ * requests. 0, -ENOMEM or -EINVAL.
+ */
+int prw_encoder_request_v2(struct prw_encoder *e, size_t i, struct prw_request *out);
+
+/* What a 2.0 receiver's X-Prometheus-Remote-Write-*-Written headers say about one request. */
+enum prw_written {
+	PRW_WRITTEN_ALL,     /* every header present and none below what was sent */
+	PRW_WRITTEN_PARTIAL, /* a header says fewer were written: *rejected is the shortfall */
+	PRW_WRITTEN_ABSENT,  /* no header at all: the receiver may speak 1.0 only */
+};
+
+/*
+ * Reads the Samples-, Histograms- and Exemplars-Written header values (NULL when absent; a value that is
+ * not a decimal count counts as absent) against what request carried. *rejected: samples + histograms +
+ * exemplars the receiver says it did not write (a partial write: not to be retried).
+ */
+enum prw_written prw_written_check(const struct prw_request *req, const char *samples, const char *histograms,
+				   const char *exemplars, size_t *rejected);
 
 /* The drop reason for a rejected write: rate_limited (429), out_of_order, duplicate, too_old or bad_request. */
 const char *prw_drop_reason(long status, const char *body);
 
 struct cfg_body;
-/* Why an endpoint block asks for what solder does not do (Remote Write 2.0), or NULL. The component
- * refuses to create such an endpoint rather than ignore the setting. */
+/* Why an endpoint block asks for what solder does not do (an unknown protobuf_message), or NULL. The
+ * component refuses to create such an endpoint rather than ignore the setting. */
 const char *prw_endpoint_unsupported(const struct cfg_body *endpoint);
 
 #endif
