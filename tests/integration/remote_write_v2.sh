@@ -232,5 +232,13 @@ for line in open(sys.argv[1]):
         seen.add(k)
 sys.exit(1 if dup or not seen else 0)' "$TMP/short.jsonl"
 	stop_solder
+	start_capture nowritten --no-written
+	write_config "http://127.0.0.1:$CAP_PORT/api/v1/write"
+	check "solder starts (2.0 endpoint, no *-Written headers)" start_solder "$TMP/config.alloy"
+	check "no *-Written headers: logged once that the receiver may be 1.0-only" \
+		wait_for 20 grep -q 'may support Remote Write 1.0 only' "$TMP/solder.err"
+	sleep 2
+	check "... and only once" test "$(grep -c 'may support Remote Write 1.0 only' "$TMP/solder.err")" = 1
+	stop_solder
 fi
 finish
