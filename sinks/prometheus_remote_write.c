@@ -17,7 +17,8 @@
  *
  * The encoder (sinks/prometheus_remote_write_encoder.c) groups samples into series, applies
  * write_relabel_config once per series, merges external_labels without overriding, orders samples
- * by timestamp and sends each family's metadata once per metadata_config.send_interval. A rejected
+ * by timestamp and sends each family's metadata once per metadata_config.send_interval, side by side
+ * in the first requests of a delivery (1.0; in 2.0 every series carries its own). A rejected
  * request (4xx) drops and counts its own samples only.
  *
  * Remote Write 2.0 (protobuf_message = "io.prometheus.write.v2.Request") is per endpoint: a 415 means
@@ -339,6 +340,7 @@ static int endpoint_init(struct remote_write *rw, struct rw_endpoint *ep, const 
 	int64_t max_samples = qb ? cfg_int(qb, "max_samples_per_send", 2000) : 2000;
 	if (max_samples < 1)
 		max_samples = 1;
+	int64_t md_max = md ? cfg_int(md->body, "max_samples_per_send", 2000) : 2000;
 	if ((rc = compile_write_relabel(rw, body, &ep->relabel)) < 0)
 		return rc;
 	struct labels ext = { rw->external, rw->next, 0 };
@@ -349,6 +351,7 @@ static int endpoint_init(struct remote_write *rw, struct rw_endpoint *ep, const 
 		.sample_age_limit_ms = qb ? cfg_duration_ns(qb, "sample_age_limit", 0) / 1000000 : 0,
 		.send_metadata = md ? cfg_bool(md->body, "send", true) : true,
 		.metadata_interval_ms = md ? cfg_duration_ns(md->body, "send_interval", 60000000000LL) / 1000000 : 60000,
+		.metadata_max_per_request = (size_t)(md_max < 1 ? 1 : md_max),
 	};
 	if ((rc = prw_encoder_new(&eo, &ep->enc)) < 0)
 		return rc;
@@ -359,9 +362,11 @@ static int endpoint_init(struct remote_write *rw, struct rw_endpoint *ep, const 
 	ep->fam_fallback = metrics_counter_family(component_metrics(rw->c), "solder_prometheus_remote_write_v1_fallbacks_total",
 						  "Endpoints that answered 415 to Remote Write 2.0 and now get 1.0.",
 						  "component_id", "url", METRICS_END);
-	/* One delivery holds about 20 requests' worth of samples (~100 bytes each, labels included): the
-	 * encoder cuts it into requests of max_samples_per_send, so only the last one is short. */
-	uint64_t merge = (uint64_t)max_samples * 2000;
+	/* One delivery holds about 50 requests' worth of samples (~160 record bytes each, labels included):
+	 * the encoder cuts it into requests of max_samples_per_send, so only the last one is short. Every
+	 * short request costs bytes on the wire (snappy starts afresh in each request), so deliveries are
+	 * sized to take a whole 100k-series scrape at once, as Prometheus's queue would stream it. */
+	uint64_t merge = (uint64_t)max_samples * 8000;
 	if (merge > MAX_DELIVERY_BYTES)
 		merge = MAX_DELIVERY_BYTES;
 	ep->opts = (struct wal_sink_options){
@@ -478,7 +483,7 @@ static const struct arg_schema queue_config_args[] = {
 static const struct body_schema queue_config_body = { queue_config_args, NULL, NULL };
 
 static const struct arg_schema metadata_config_args[] = {
-	{ "max_samples_per_send", &type_number, .def = "2000", .doc = "Accepted; metadata rides in the sample requests (each family once per send_interval)." },
+	{ "max_samples_per_send", &type_number, .def = "2000", .doc = "Metadata entries per request: a delivery's metadata (each family once per send_interval) ride in its first requests." },
 	{ "send_interval", &type_duration, .def = "1m", .doc = "How often a family's metadata is sent again." },
 	{ "send", &type_bool, .def = "true", .doc = "Whether metadata is sent." },
 	{ 0 },

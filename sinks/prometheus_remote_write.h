@@ -25,9 +25,10 @@ struct prw_encoder_options {
 	const struct labels *external; /* added to every series lacking a label of that name (copied; may be NULL) */
 	size_t max_samples_per_send;   /* samples per request (0 = 2000) */
 	int64_t sample_age_limit_ms;   /* samples older than this at send time are dropped (0 = no limit) */
-	bool send_metadata;            /* one MetricMetadata per family present in a request… */
-	int64_t metadata_interval_ms;  /* …at most once per this interval per family (0 = in every request) */
+	bool send_metadata;            /* one MetricMetadata per family present in a delivery (prepare)… */
+	int64_t metadata_interval_ms;  /* …at most once per this interval per family (0 = in every delivery) */
 	struct relabel_rules *relabel; /* write_relabel_config, applied once per series (borrowed; may be NULL) */
+	size_t metadata_max_per_request; /* a delivery's metadata go this many per request from its first (0 = 2000) */
 };
 
 /* What one prw_encoder_prepare found. */

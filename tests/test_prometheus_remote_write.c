@@ -182,7 +182,7 @@ static void test_encode_no_name(void **state)
 	batch_free(b);
 }
 
-/* max_samples_per_send cuts a long series across requests in order; metadata in each request. */
+/* max_samples_per_send cuts a long series across requests in order; the delivery's metadata in its first request. */
 static void test_encode_split(void **state)
 {
 	struct batch *b = batch_new();
@@ -203,8 +203,9 @@ static void test_encode_split(void **state)
 		for (size_t s = 0; s < wr->n_timeseries; s++)
 			for (size_t j = 0; j < wr->timeseries[s]->n_samples; j++)
 				assert_int_equal(wr->timeseries[s]->samples[j]->timestamp, want_ts[k++]);
-		assert_int_equal(wr->n_metadata, 1);
-		assert_string_equal(wr->metadata[0]->unit, "seconds");
+		assert_int_equal(wr->n_metadata, i == 0);
+		if (i == 0)
+			assert_string_equal(wr->metadata[0]->unit, "seconds");
 		prometheus__write_request__free_unpacked(wr, NULL);
 	}
 	assert_int_equal(k, 6);
@@ -234,6 +235,46 @@ static void test_encode_metadata_interval(void **state)
 		Prometheus__WriteRequest *wr = decode(&r);
 		assert_int_equal(wr->n_metadata, steps[i].want);
 		prometheus__write_request__free_unpacked(wr, NULL);
+	}
+	prw_encoder_free(e);
+	batch_free(b);
+}
+
+/*
+ * A delivery's metadata go side by side (snappy compresses like entries best), metadata_max_per_request
+ * per request from the first on, the rest in the last request; each family once, in order of first
+ * appearance; a delivery prepared again with the same now (a retry) sends its metadata again.
+ */
+static void test_encode_metadata_spread(void **state)
+{
+	struct batch *b = batch_new();
+	char fam[16];
+	for (int f = 0; f < 7; f++) {
+		snprintf(fam, sizeof(fam), "fam%d", f);
+		const struct metric_meta *m = batch_intern_meta(b, fam, METRIC_TYPE_GAUGE, "help", NULL);
+		add(b, MK("__name__", fam, "i", "1"), 1000, f, m);
+		add(b, MK("__name__", fam, "i", "2"), 1000, f, m);
+	}
+	struct prw_encoder_options o = { NULL, 5, 0, true, 60000, NULL, 3 };
+	struct prw_encoder *e;
+	assert_int_equal(prw_encoder_new(&o, &e), 0);
+	static const size_t want[] = { 3, 3, 1 }; /* 14 samples: requests of 5, 5, 4 */
+	for (int round = 0; round < 3; round++) {
+		struct prw_stats st;
+		int64_t now = round == 2 ? 1000 : 0; /* rounds 0 and 1: same now (a retry); 2: inside the interval */
+		assert_int_equal(prw_encoder_prepare(e, b, now, &st), 3);
+		size_t k = 0;
+		for (size_t i = 0; i < 3; i++) {
+			struct prw_request r;
+			assert_int_equal(prw_encoder_request(e, i, &r), 0);
+			Prometheus__WriteRequest *wr = decode(&r);
+			assert_int_equal(wr->n_metadata, round == 2 ? 0 : want[i]);
+			for (size_t m = 0; m < wr->n_metadata; m++, k++) {
+				snprintf(fam, sizeof(fam), "fam%zu", k);
+				assert_string_equal(wr->metadata[m]->metric_family_name, fam);
+			}
+			prometheus__write_request__free_unpacked(wr, NULL);
+		}
 	}
 	prw_encoder_free(e);
 	batch_free(b);
@@ -728,6 +769,7 @@ int main(void)
 		cmocka_unit_test(test_encode_no_name),
 		cmocka_unit_test(test_encode_split),
 		cmocka_unit_test(test_encode_metadata_interval),
+		cmocka_unit_test(test_encode_metadata_spread),
 		cmocka_unit_test(test_encode_age_limit),
 		cmocka_unit_test(test_encode_relabel),
 		cmocka_unit_test(test_encode_many),
