@@ -219,8 +219,10 @@ static enum wal_sink_result rw_deliver(void *arg, struct batch *b, struct wal_si
 {
 	struct rw_endpoint *ep = arg;
 	struct prw_stats st;
-	if (ep->resume == 0)
+	if (ep->resume == 0) {
 		ep->cut_ms = now_ms();
+		prw_encoder_set_version(ep->enc, ep->v2 ? 2 : 1); /* kept while resuming: the same requests */
+	}
 	int n = prw_encoder_prepare(ep->enc, b, ep->cut_ms, &st);
 	if (n < 0) {
 		snprintf(out->message, sizeof(out->message), "encoding failed: %s", strerror(-n));

@@ -53,9 +53,18 @@ int prw_encoder_new(const struct prw_encoder_options *o, struct prw_encoder **ou
 void prw_encoder_free(struct prw_encoder *e);
 
 /*
+ * The version the next prepare orders series for (1 by default): 1.0 sends the series of one target
+ * side by side (sorted by their labels other than __name__, then __name__: snappy compresses that
+ * best), 2.0 in the batch's order (families together: fewer symbols per request). Either version can
+ * encode the requests of either order, so a fallback in the middle of a batch stays correct.
+ */
+void prw_encoder_set_version(struct prw_encoder *e, int version);
+
+/*
  * Groups b's samples into series (write_relabel_config applied, then labels merged with the external
- * labels, sorted, empty values removed), orders each series' samples by timestamp (stable), and cuts them into requests. b must
- * stay unchanged until the last prw_encoder_request. Returns the number of requests, or -ENOMEM/-E2BIG.
+ * labels, sorted, empty values removed), puts the series in sending order (prw_encoder_set_version),
+ * orders each series' samples by timestamp (stable), and cuts them into requests. b must stay unchanged
+ * until the last prw_encoder_request. Returns the number of requests, or -ENOMEM/-E2BIG.
  */
 int prw_encoder_prepare(struct prw_encoder *e, const struct batch *b, int64_t now_ms, struct prw_stats *st);
 

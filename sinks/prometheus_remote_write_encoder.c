@@ -33,6 +33,7 @@
 struct series {
 	struct labels labels; /* the samples' own labels (borrowed from the batch) */
 	uint32_t lab_off, lab_n; /* merged labels in e->lab */
+	uint32_t name_at;        /* __name__'s place among them */
 	size_t lab_size;      /* encoded Label fields of the TimeSeries */
 	uint32_t head, tail, n;
 	int64_t last_ts;
@@ -88,6 +89,9 @@ struct prw_encoder {
 	size_t cap_recs;
 	struct slot *order;
 	size_t norder, cap_order;
+	uint32_t *sorted; /* the series to send, in sending order (series_cmp) */
+	bool family_order; /* 2.0: keep the batch's order */
+	size_t cap_sorted;
 	struct label *lab;
 	size_t nlab, cap_lab;
 	uint32_t *meta_seen; /* per batch metadata index: the delivery (req_no) that took it */
@@ -203,6 +207,7 @@ void prw_encoder_free(struct prw_encoder *e)
 	free(e->table);
 	free(e->next_rec);
 	free(e->order);
+	free(e->sorted);
 	free(e->lab);
 	free(e->meta_seen);
 	free(e->metas);
@@ -287,8 +292,10 @@ static int series_labels(struct prw_encoder *e, struct series *s)
 			j++; /* the series' own label wins */
 		if (!l->value_len)
 			continue;
-		if (labels_strcmp(l->name, l->name_len, "__name__", 8) == 0)
+		if (labels_strcmp(l->name, l->name_len, "__name__", 8) == 0) {
 			s->named = true;
+			s->name_at = (uint32_t)(e->nlab - s->lab_off);
+		}
 		e->lab[e->nlab++] = *l;
 		s->lab_size += pbwire_field_len(pair_size(l));
 	}
@@ -415,6 +422,42 @@ static int slot_cmp(const void *a, const void *b)
 	return x->rec < y->rec ? -1 : x->rec > y->rec;
 }
 
+/*
+ * Sending order: by the labels other than __name__, then by __name__. The series of one target (or
+ * pod, or container) sit side by side whatever their family, so consecutive TimeSeries differ in the
+ * name and the value only and snappy turns each into a few long copies. On the bench's exposition
+ * (500 families x the same 200 pods) this is 16.1 bytes per sample against 21.6 in exposition order
+ * (where each family's pods follow each other). Remote write asks for order within a series only.
+ * 2.0 keeps the batch's order (families together): its symbols and metadata are per request, and a
+ * request holding few families needs few of them (12.2 bytes per sample there against 12.8 sorted).
+ */
+static int series_cmp(const void *a, const void *b, void *arg)
+{
+	const struct prw_encoder *e = arg;
+	uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
+	const struct series *x = &e->series[ia], *y = &e->series[ib];
+	const struct label *lx = e->lab + x->lab_off, *ly = e->lab + y->lab_off;
+	for (uint32_t i = 0, j = 0;; i++, j++) {
+		i += i == x->name_at;
+		j += j == y->name_at;
+		if (i >= x->lab_n || j >= y->lab_n) {
+			if (i < x->lab_n || j < y->lab_n)
+				return i < x->lab_n ? 1 : -1;
+			break;
+		}
+		int c = labels_strcmp(lx[i].name, lx[i].name_len, ly[j].name, ly[j].name_len);
+		if (!c)
+			c = labels_strcmp(lx[i].value, lx[i].value_len, ly[j].value, ly[j].value_len);
+		if (c)
+			return c;
+	}
+	const struct label *nx = &lx[x->name_at], *ny = &ly[y->name_at];
+	int c = labels_strcmp(nx->value, nx->value_len, ny->value, ny->value_len);
+	return c ? c : ia < ib ? -1 : ia > ib;
+}
+
+void prw_encoder_set_version(struct prw_encoder *e, int version) { e->family_order = version == 2; }
+
 static void collect_metas(struct prw_encoder *e);
 
 int prw_encoder_prepare(struct prw_encoder *e, const struct batch *b, int64_t now_ms, struct prw_stats *st)
@@ -424,23 +467,30 @@ int prw_encoder_prepare(struct prw_encoder *e, const struct batch *b, int64_t no
 	int rc = reset(e, b);
 	if (rc < 0 || (rc = group(e, b, now_ms, st)) < 0)
 		return rc;
+	if (grow((void **)&e->sorted, &e->cap_sorted, e->nseries ? e->nseries : 1, sizeof(*e->sorted)) < 0)
+		return -ENOMEM;
+	size_t nsend = 0;
 	for (uint32_t si = 0; si < e->nseries; si++) {
 		struct series *s = &e->series[si];
-		if (s->dropped) {
+		if (s->dropped)
 			st->relabel_dropped += s->n;
-			continue;
-		}
-		if (!s->named) {
+		else if (!s->named)
 			st->no_name += s->n; /* Prometheus rejects a series without a name: it would fail the request */
-			continue;
-		}
+		else
+			e->sorted[nsend++] = si;
+	}
+	if (!e->family_order)
+		qsort_r(e->sorted, nsend, sizeof(*e->sorted), series_cmp, e);
+	for (size_t k = 0; k < nsend; k++) {
+		uint32_t si = e->sorted[k];
+		const struct series *s = &e->series[si];
 		size_t start = e->norder;
 		for (uint32_t i = s->head; i != NONE; i = e->next_rec[i])
 			e->order[e->norder++] = (struct slot){ b->records[i].sample.ts_ms, i, si };
 		if (s->unsorted)
 			qsort(e->order + start, e->norder - start, sizeof(*e->order), slot_cmp);
-		st->series++;
 	}
+	st->series = nsend;
 	st->samples = e->norder;
 	st->requests = (e->norder + e->max_samples - 1) / e->max_samples;
 	if (grow((void **)&e->metas, &e->cap_metas, e->nseries ? e->nseries : 1, sizeof(*e->metas)) < 0)

@@ -133,7 +133,8 @@ static void test_encode_series(void **state)
 	assert_int_equal(prw_encoder_request(e, 0, &r), 0);
 	Prometheus__WriteRequest *wr = decode(&r);
 	assert_int_equal(wr->n_timeseries, 3);
-	Prometheus__TimeSeries *ts = wr->timeseries[0];
+	/* sending order: by the labels other than __name__ (a shorter set first), then __name__ */
+	Prometheus__TimeSeries *ts = wr->timeseries[2];
 	assert_string_equal(series_text(ts), "{__name__=\"req_total\",cluster=\"c1\",job=\"a\",path=\"/x\"}");
 	assert_int_equal(ts->n_samples, 3);
 	assert_int_equal(ts->samples[0]->timestamp, 1000);
@@ -141,10 +142,11 @@ static void test_encode_series(void **state)
 	assert_int_equal(ts->samples[1]->timestamp, 2000);
 	assert_int_equal(ts->samples[2]->timestamp, 3000);
 	assert_true(bits(ts->samples[2]->value) == STALE_BITS);
-	assert_string_equal(series_text(wr->timeseries[1]), "{__name__=\"temp\",cluster=\"c1\",job=\"a\"}");
-	assert_true(wr->timeseries[1]->samples[0]->value == -1.5);
-	assert_int_equal(wr->timeseries[2]->samples[0]->timestamp, 0);
-	assert_true(wr->timeseries[2]->samples[0]->value == 0);
+	assert_string_equal(series_text(wr->timeseries[0]), "{__name__=\"temp\",cluster=\"c1\",job=\"a\"}");
+	assert_true(wr->timeseries[0]->samples[0]->value == -1.5);
+	assert_string_equal(series_text(wr->timeseries[1]), "{__name__=\"zero\",cluster=\"c1\",job=\"a\"}");
+	assert_int_equal(wr->timeseries[1]->samples[0]->timestamp, 0);
+	assert_true(wr->timeseries[1]->samples[0]->value == 0);
 	assert_int_equal(wr->n_metadata, 1);
 	assert_string_equal(wr->metadata[0]->metric_family_name, "req_total");
 	assert_int_equal(wr->metadata[0]->type, PROMETHEUS__METRIC_METADATA__METRIC_TYPE__COUNTER);
@@ -241,6 +243,47 @@ static void test_encode_metadata_interval(void **state)
 }
 
 /*
+ * 1.0 sends the series of one target side by side (by the labels other than __name__, then __name__),
+ * whatever the batch's order; 2.0 keeps the batch's order (families together). Either way each series
+ * is whole and in timestamp order, and a label sorting before __name__ ("A") does not confuse it.
+ */
+static void test_encode_order(void **state)
+{
+	struct batch *b = batch_new();
+	static const char *const fams[] = { "b_total", "a_total", "c" };
+	static const char *const pods[] = { "p2", "p1" };
+	for (int t = 0; t < 2; t++)
+		for (int f = 0; f < 3; f++)
+			for (int p = 0; p < 2; p++)
+				add(b, MK("__name__", fams[f], "pod", pods[p], "A", "x"), 1000 + t, f * 10 + p, NULL);
+	static const char *const want1[] = { "a_total p1", "b_total p1", "c p1", "a_total p2", "b_total p2", "c p2" };
+	static const char *const want2[] = { "b_total p2", "b_total p1", "a_total p2", "a_total p1", "c p2", "c p1" };
+	struct prw_encoder *e = encoder(NULL, 0, 0);
+	for (int version = 1; version <= 2; version++) {
+		prw_encoder_set_version(e, version);
+		struct prw_stats st;
+		assert_int_equal(prw_encoder_prepare(e, b, 0, &st), 1);
+		struct prw_request r;
+		assert_int_equal(prw_encoder_request(e, 0, &r), 0);
+		Prometheus__WriteRequest *wr = decode(&r);
+		assert_int_equal(wr->n_timeseries, 6);
+		for (size_t i = 0; i < 6; i++) {
+			Prometheus__TimeSeries *ts = wr->timeseries[i];
+			char got[32];
+			assert_string_equal(ts->labels[0]->name, "A");
+			snprintf(got, sizeof(got), "%s %s", ts->labels[1]->value, ts->labels[2]->value);
+			assert_string_equal(got, version == 1 ? want1[i] : want2[i]);
+			assert_int_equal(ts->n_samples, 2);
+			assert_int_equal(ts->samples[0]->timestamp, 1000);
+			assert_int_equal(ts->samples[1]->timestamp, 1001);
+		}
+		prometheus__write_request__free_unpacked(wr, NULL);
+	}
+	prw_encoder_free(e);
+	batch_free(b);
+}
+
+/*
  * A delivery's metadata go side by side (snappy compresses like entries best), metadata_max_per_request
  * per request from the first on, the rest in the last request; each family once, in order of first
  * appearance; a delivery prepared again with the same now (a retry) sends its metadata again.
@@ -309,9 +352,9 @@ static void test_encode_relabel(void **state)
 	assert_int_equal(prw_encoder_request(e, 0, &r), 0);
 	Prometheus__WriteRequest *wr = decode(&r);
 	assert_int_equal(wr->n_timeseries, 2);
-	assert_string_equal(series_text(wr->timeseries[0]), "{__name__=\"keep\",cluster=\"from-prod\",env=\"prod\"}");
-	assert_int_equal(wr->timeseries[0]->n_samples, 2);
-	assert_string_equal(series_text(wr->timeseries[1]), "{__name__=\"plain\",cluster=\"ext\"}");
+	assert_string_equal(series_text(wr->timeseries[1]), "{__name__=\"keep\",cluster=\"from-prod\",env=\"prod\"}");
+	assert_int_equal(wr->timeseries[1]->n_samples, 2);
+	assert_string_equal(series_text(wr->timeseries[0]), "{__name__=\"plain\",cluster=\"ext\"}");
 	prometheus__write_request__free_unpacked(wr, NULL);
 	prw_encoder_free(e);
 	relabel_rules_free(rules);
@@ -770,6 +813,7 @@ int main(void)
 		cmocka_unit_test(test_encode_split),
 		cmocka_unit_test(test_encode_metadata_interval),
 		cmocka_unit_test(test_encode_metadata_spread),
+		cmocka_unit_test(test_encode_order),
 		cmocka_unit_test(test_encode_age_limit),
 		cmocka_unit_test(test_encode_relabel),
 		cmocka_unit_test(test_encode_many),

@@ -123,6 +123,7 @@ static struct prw_encoder *encoder(const struct labels *ext, size_t max, bool me
 	struct prw_encoder_options o = { ext, max, 0, meta };
 	struct prw_encoder *e;
 	assert_int_equal(prw_encoder_new(&o, &e), 0);
+	prw_encoder_set_version(e, 2); /* the batch's order */
 	return e;
 }
 

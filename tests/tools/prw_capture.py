@@ -15,6 +15,7 @@ X-Prometheus-Remote-Write-{Samples,Histograms,Exemplars}-Written headers unless 
   --written-short K    says K fewer samples were written than each 2.0 request carried
   --forward URL        passes every accepted 1.0 body on to URL (e.g. a real Prometheus) and answers
                        with its status, so a test can check that the real receiver got everything
+  --dump-dir DIR       writes every accepted body, uncompressed, to DIR (to compare senders' layouts)
 It can also be told to misbehave through POST /control (JSON):
   {"status": 500, "count": 2}                 answer 500 to the next 2 writes
   {"status": 400, "count": 1, "body": "out of order sample"}
@@ -142,6 +143,8 @@ class State:
         self.no_written = False
         self.written_short = 0
         self.forward = None
+        self.dump_dir = None
+        self.dumped = 0
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -254,6 +257,12 @@ class Handler(BaseHTTPRequestHandler):
             if status // 100 != 2:
                 return self.answer(status, text)
         nsamples = sum(len(samples) for _, samples, _ in series)
+        if st.dump_dir:
+            with st.lock:
+                st.dumped += 1
+                n = st.dumped
+            with open("%s/%06d.%s" % (st.dump_dir, n, "v2" if v2 else "v1"), "wb") as f:
+                f.write(raw)
         lines = []
         if not st.count_only:
             for labels, samples, md in series:
@@ -301,6 +310,7 @@ def main():
     ap.add_argument("--no-written", action="store_true", help="no *-Written headers in 2.0 answers")
     ap.add_argument("--written-short", type=int, default=0, help="report this many fewer samples written")
     ap.add_argument("--forward", help="pass accepted 1.0 bodies on to this URL and answer with its status")
+    ap.add_argument("--dump-dir", help="write each accepted body, uncompressed, to DIR/NNNNNN.v1|v2 (analysis)")
     args = ap.parse_args()
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     srv.daemon_threads = True
@@ -309,6 +319,7 @@ def main():
     srv.state.no_written = args.no_written
     srv.state.written_short = args.written_short
     srv.state.forward = args.forward
+    srv.state.dump_dir = args.dump_dir
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as f:
             f.write(str(srv.server_address[1]))
