@@ -7,7 +7,9 @@
  * WriteRequest is a few nested length-prefixed fields, and sizing first avoids an allocation per
  * series. protoc-c's generated code for lib/proto/prom_remote.proto decodes it again in the unit
  * tests. Series are found by the label hash (open addressing, sized to the batch); samples are linked
- * per series in batch order and sorted only for a series that arrived out of order. Proto3 leaves out
+ * per series in batch order and sorted only for a series that arrived out of order. The series are
+ * then put in the order snappy compresses best (series_cmp): on the wire that is worth more than any
+ * other choice here (a quarter of the bytes on the bench). Proto3 leaves out
  * zero fields, as Prometheus's own encoder does, so a sample costs no more bytes than in Prometheus's.
  * write_relabel_config runs once per series and batch, not per sample.
  *
