@@ -42,7 +42,7 @@ static struct labels mk(const char *const *kv, size_t n)
 	assert_int_equal(labels_builder_finish(b, &out), 0);
 	return out;
 }
-#define MK(...) mk((const char *const[]){ __VA_ARGS__ }, sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(char *))
+#define MK(...) mk((const char *const[]){__VA_ARGS__}, sizeof((const char *const[]){__VA_ARGS__}) / sizeof(char *))
 
 static void add(struct batch *b, struct labels ls, int64_t ts, double v, const struct metric_meta *m)
 {
@@ -120,7 +120,7 @@ static void check_symbols(const Req2 *q)
 
 static struct prw_encoder *encoder(const struct labels *ext, size_t max, bool meta)
 {
-	struct prw_encoder_options o = { ext, max, 0, meta };
+	struct prw_encoder_options o = {ext, max, 0, meta};
 	struct prw_encoder *e;
 	assert_int_equal(prw_encoder_new(&o, &e), 0);
 	prw_encoder_set_version(e, 2); /* the batch's order */
@@ -214,7 +214,7 @@ static void test_v2_not_v1(void **state)
 	batch_free(b);
 }
 
-static const char *modes[] = { "idle", "user", "system", "iowait" };
+static const char *modes[] = {"idle", "user", "system", "iowait"};
 
 static int mode_index(const char *m)
 {
@@ -234,14 +234,15 @@ static void test_v2_split_matches_v1(void **state)
 {
 	for (int meta = 0; meta < 2; meta++) {
 		struct batch *b = batch_new();
-		const struct metric_meta *cm =
-			batch_intern_meta(b, "node_cpu_seconds_total", METRIC_TYPE_COUNTER, "Seconds the CPUs spent.", NULL);
+		const struct metric_meta *cm = batch_intern_meta(b, "node_cpu_seconds_total", METRIC_TYPE_COUNTER,
+								 "Seconds the CPUs spent.", NULL);
 		char cpu[16];
 		for (int t = 0; t < 3; t++)
 			for (int s = 0; s < 700; s++) {
 				snprintf(cpu, sizeof(cpu), "%d", s / 4);
-				add(b, MK("__name__", "node_cpu_seconds_total", "cpu", cpu, "instance", "10.0.0.1:9100", "job",
-					  "node", "mode", modes[s % 4]),
+				add(b,
+				    MK("__name__", "node_cpu_seconds_total", "cpu", cpu, "instance", "10.0.0.1:9100",
+				       "job", "node", "mode", modes[s % 4]),
 				    1700000000000LL + t * 15000, s * 1.5 + t, cm);
 			}
 		struct prw_encoder *e = encoder(NULL, 500, meta);
@@ -265,7 +266,8 @@ static void test_v2_split_matches_v1(void **state)
 				Ts2 *ts = q->timeseries[s];
 				assert_string_equal(sym(q, ts->labels_refs[0]), "__name__");
 				for (size_t k = 2; k < ts->n_labels_refs; k += 2)
-					assert_true(strcmp(sym(q, ts->labels_refs[k - 2]), sym(q, ts->labels_refs[k])) < 0);
+					assert_true(strcmp(sym(q, ts->labels_refs[k - 2]), sym(q, ts->labels_refs[k])) <
+						    0);
 				if (meta)
 					assert_string_equal(sym(q, ts->metadata->help_ref), "Seconds the CPUs spent.");
 				else
@@ -273,7 +275,8 @@ static void test_v2_split_matches_v1(void **state)
 				int cpu_no = atoi(sym(q, ts->labels_refs[3]));
 				for (size_t j = 0; j < ts->n_samples; j++) {
 					int t = (int)((ts->samples[j]->timestamp - 1700000000000LL) / 15000);
-					assert_true(j == 0 || ts->samples[j]->timestamp > ts->samples[j - 1]->timestamp);
+					assert_true(j == 0 ||
+						    ts->samples[j]->timestamp > ts->samples[j - 1]->timestamp);
 					int sid = cpu_no * 4 + mode_index(sym(q, ts->labels_refs[9]));
 					assert_true(ts->samples[j]->value == sid * 1.5 + t);
 				}
@@ -282,8 +285,9 @@ static void test_v2_split_matches_v1(void **state)
 			io__prometheus__write__v2__request__free_unpacked(q, NULL);
 		}
 		assert_int_equal(total, 2100);
-		print_message("v2 encoder: metadata=%d: 1.0 %.2f B/sample (%.2f before snappy), 2.0 %.2f (%.2f)\n", meta,
-			      (double)v1_bytes / 2100, (double)v1_raw / 2100, (double)v2_bytes / 2100, (double)v2_raw / 2100);
+		print_message("v2 encoder: metadata=%d: 1.0 %.2f B/sample (%.2f before snappy), 2.0 %.2f (%.2f)\n",
+			      meta, (double)v1_bytes / 2100, (double)v1_raw / 2100, (double)v2_bytes / 2100,
+			      (double)v2_raw / 2100);
 		assert_true(v2_bytes < v1_bytes);
 		assert_true(v2_raw * 2 < v1_raw);
 		prw_encoder_free(e);
@@ -315,7 +319,7 @@ static void test_v2_many_symbols(void **state)
 		}
 		io__prometheus__write__v2__request__free_unpacked(q, NULL);
 	}
-	assert_int_equal(prw_encoder_request_v2(e, 1, &(struct prw_request){ 0 }), -EINVAL);
+	assert_int_equal(prw_encoder_request_v2(e, 1, &(struct prw_request){0}), -EINVAL);
 	prw_encoder_free(e);
 	batch_free(b);
 }
@@ -328,23 +332,24 @@ static void test_written_check(void **state)
 		enum prw_written want;
 		size_t rejected;
 	} cases[] = {
-		{ NULL, NULL, NULL, PRW_WRITTEN_ABSENT, 0 },
-		{ "10", "0", "0", PRW_WRITTEN_ALL, 0 },
-		{ "10", NULL, NULL, PRW_WRITTEN_ALL, 0 },
-		{ " 12 ", NULL, NULL, PRW_WRITTEN_ALL, 0 },
-		{ "7", "0", "0", PRW_WRITTEN_PARTIAL, 3 },
-		{ "0", "0", "0", PRW_WRITTEN_PARTIAL, 10 },
-		{ "abc", NULL, NULL, PRW_WRITTEN_ABSENT, 0 },
-		{ "-1", NULL, NULL, PRW_WRITTEN_ABSENT, 0 },
-		{ "5x", "0", NULL, PRW_WRITTEN_ALL, 0 }, /* a broken samples header: only what can be read counts */
-		{ NULL, "0", "0", PRW_WRITTEN_ALL, 0 },
-		{ "99999999999999999999999", NULL, NULL, PRW_WRITTEN_ABSENT, 0 },
+		{NULL, NULL, NULL, PRW_WRITTEN_ABSENT, 0},
+		{"10", "0", "0", PRW_WRITTEN_ALL, 0},
+		{"10", NULL, NULL, PRW_WRITTEN_ALL, 0},
+		{" 12 ", NULL, NULL, PRW_WRITTEN_ALL, 0},
+		{"7", "0", "0", PRW_WRITTEN_PARTIAL, 3},
+		{"0", "0", "0", PRW_WRITTEN_PARTIAL, 10},
+		{"abc", NULL, NULL, PRW_WRITTEN_ABSENT, 0},
+		{"-1", NULL, NULL, PRW_WRITTEN_ABSENT, 0},
+		{"5x", "0", NULL, PRW_WRITTEN_ALL, 0}, /* a broken samples header: only what can be read counts */
+		{NULL, "0", "0", PRW_WRITTEN_ALL, 0},
+		{"99999999999999999999999", NULL, NULL, PRW_WRITTEN_ABSENT, 0},
 	};
-	struct prw_request req = { .samples = 10 };
+	struct prw_request req = {.samples = 10};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t rejected = 99;
-		assert_int_equal(prw_written_check(&req, cases[i].samples, cases[i].histograms, cases[i].exemplars, &rejected),
-				 cases[i].want);
+		assert_int_equal(
+			prw_written_check(&req, cases[i].samples, cases[i].histograms, cases[i].exemplars, &rejected),
+			cases[i].want);
 		assert_int_equal(rejected, cases[i].rejected);
 	}
 }
@@ -352,10 +357,8 @@ static void test_written_check(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_v2_series),
-		cmocka_unit_test(test_v2_not_v1),
-		cmocka_unit_test(test_v2_split_matches_v1),
-		cmocka_unit_test(test_v2_many_symbols),
+		cmocka_unit_test(test_v2_series),	    cmocka_unit_test(test_v2_not_v1),
+		cmocka_unit_test(test_v2_split_matches_v1), cmocka_unit_test(test_v2_many_symbols),
 		cmocka_unit_test(test_written_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
