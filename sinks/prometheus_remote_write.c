@@ -27,7 +27,7 @@
  * cut into requests is the same in both versions. A 2xx to a 2.0 request is read with its
  * X-Prometheus-Remote-Write-*-Written headers: fewer written than sent is a partial write, counted as
  * dropped ("partial_write") and not retried; no such header is logged once (a 1.0-only receiver that
- * ignored the Content-Type, as Prometheus 2.42 does).
+ * ignored the Content-Type: Prometheus 2.42 answers 204 to a 2.0 body and stores nothing of it).
  */
 #include "sinks/prometheus_remote_write.h"
 
