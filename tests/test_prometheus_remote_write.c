@@ -26,6 +26,7 @@
 
 #include "cmd/registry.h"
 #include "lib/proto/prom_remote.pb-c.h"
+#include "lib/proto/prom_remote_v2.pb-c.h"
 #include "pipeline/relabel.h"
 #include "sinks/prometheus_remote_write.h"
 #include "support/harness.h"
@@ -132,7 +133,8 @@ static void test_encode_series(void **state)
 	assert_int_equal(prw_encoder_request(e, 0, &r), 0);
 	Prometheus__WriteRequest *wr = decode(&r);
 	assert_int_equal(wr->n_timeseries, 3);
-	Prometheus__TimeSeries *ts = wr->timeseries[0];
+	/* sending order: by the labels other than __name__ (a shorter set first), then __name__ */
+	Prometheus__TimeSeries *ts = wr->timeseries[2];
 	assert_string_equal(series_text(ts), "{__name__=\"req_total\",cluster=\"c1\",job=\"a\",path=\"/x\"}");
 	assert_int_equal(ts->n_samples, 3);
 	assert_int_equal(ts->samples[0]->timestamp, 1000);
@@ -140,10 +142,11 @@ static void test_encode_series(void **state)
 	assert_int_equal(ts->samples[1]->timestamp, 2000);
 	assert_int_equal(ts->samples[2]->timestamp, 3000);
 	assert_true(bits(ts->samples[2]->value) == STALE_BITS);
-	assert_string_equal(series_text(wr->timeseries[1]), "{__name__=\"temp\",cluster=\"c1\",job=\"a\"}");
-	assert_true(wr->timeseries[1]->samples[0]->value == -1.5);
-	assert_int_equal(wr->timeseries[2]->samples[0]->timestamp, 0);
-	assert_true(wr->timeseries[2]->samples[0]->value == 0);
+	assert_string_equal(series_text(wr->timeseries[0]), "{__name__=\"temp\",cluster=\"c1\",job=\"a\"}");
+	assert_true(wr->timeseries[0]->samples[0]->value == -1.5);
+	assert_string_equal(series_text(wr->timeseries[1]), "{__name__=\"zero\",cluster=\"c1\",job=\"a\"}");
+	assert_int_equal(wr->timeseries[1]->samples[0]->timestamp, 0);
+	assert_true(wr->timeseries[1]->samples[0]->value == 0);
 	assert_int_equal(wr->n_metadata, 1);
 	assert_string_equal(wr->metadata[0]->metric_family_name, "req_total");
 	assert_int_equal(wr->metadata[0]->type, PROMETHEUS__METRIC_METADATA__METRIC_TYPE__COUNTER);
@@ -181,7 +184,7 @@ static void test_encode_no_name(void **state)
 	batch_free(b);
 }
 
-/* max_samples_per_send cuts a long series across requests in order; metadata in each request. */
+/* max_samples_per_send cuts a long series across requests in order; the delivery's metadata in its first request. */
 static void test_encode_split(void **state)
 {
 	struct batch *b = batch_new();
@@ -202,8 +205,9 @@ static void test_encode_split(void **state)
 		for (size_t s = 0; s < wr->n_timeseries; s++)
 			for (size_t j = 0; j < wr->timeseries[s]->n_samples; j++)
 				assert_int_equal(wr->timeseries[s]->samples[j]->timestamp, want_ts[k++]);
-		assert_int_equal(wr->n_metadata, 1);
-		assert_string_equal(wr->metadata[0]->unit, "seconds");
+		assert_int_equal(wr->n_metadata, i == 0);
+		if (i == 0)
+			assert_string_equal(wr->metadata[0]->unit, "seconds");
 		prometheus__write_request__free_unpacked(wr, NULL);
 	}
 	assert_int_equal(k, 6);
@@ -238,6 +242,87 @@ static void test_encode_metadata_interval(void **state)
 	batch_free(b);
 }
 
+/*
+ * 1.0 sends the series of one target side by side (by the labels other than __name__, then __name__),
+ * whatever the batch's order; 2.0 keeps the batch's order (families together). Either way each series
+ * is whole and in timestamp order, and a label sorting before __name__ ("A") does not confuse it.
+ */
+static void test_encode_order(void **state)
+{
+	struct batch *b = batch_new();
+	static const char *const fams[] = { "b_total", "a_total", "c" };
+	static const char *const pods[] = { "p2", "p1" };
+	for (int t = 0; t < 2; t++)
+		for (int f = 0; f < 3; f++)
+			for (int p = 0; p < 2; p++)
+				add(b, MK("__name__", fams[f], "pod", pods[p], "A", "x"), 1000 + t, f * 10 + p, NULL);
+	static const char *const want1[] = { "a_total p1", "b_total p1", "c p1", "a_total p2", "b_total p2", "c p2" };
+	static const char *const want2[] = { "b_total p2", "b_total p1", "a_total p2", "a_total p1", "c p2", "c p1" };
+	struct prw_encoder *e = encoder(NULL, 0, 0);
+	for (int version = 1; version <= 2; version++) {
+		prw_encoder_set_version(e, version);
+		struct prw_stats st;
+		assert_int_equal(prw_encoder_prepare(e, b, 0, &st), 1);
+		struct prw_request r;
+		assert_int_equal(prw_encoder_request(e, 0, &r), 0);
+		Prometheus__WriteRequest *wr = decode(&r);
+		assert_int_equal(wr->n_timeseries, 6);
+		for (size_t i = 0; i < 6; i++) {
+			Prometheus__TimeSeries *ts = wr->timeseries[i];
+			char got[32];
+			assert_string_equal(ts->labels[0]->name, "A");
+			snprintf(got, sizeof(got), "%s %s", ts->labels[1]->value, ts->labels[2]->value);
+			assert_string_equal(got, version == 1 ? want1[i] : want2[i]);
+			assert_int_equal(ts->n_samples, 2);
+			assert_int_equal(ts->samples[0]->timestamp, 1000);
+			assert_int_equal(ts->samples[1]->timestamp, 1001);
+		}
+		prometheus__write_request__free_unpacked(wr, NULL);
+	}
+	prw_encoder_free(e);
+	batch_free(b);
+}
+
+/*
+ * A delivery's metadata go side by side (snappy compresses like entries best), metadata_max_per_request
+ * per request from the first on, the rest in the last request; each family once, in order of first
+ * appearance; a delivery prepared again with the same now (a retry) sends its metadata again.
+ */
+static void test_encode_metadata_spread(void **state)
+{
+	struct batch *b = batch_new();
+	char fam[16];
+	for (int f = 0; f < 7; f++) {
+		snprintf(fam, sizeof(fam), "fam%d", f);
+		const struct metric_meta *m = batch_intern_meta(b, fam, METRIC_TYPE_GAUGE, "help", NULL);
+		add(b, MK("__name__", fam, "i", "1"), 1000, f, m);
+		add(b, MK("__name__", fam, "i", "2"), 1000, f, m);
+	}
+	struct prw_encoder_options o = { NULL, 5, 0, true, 60000, NULL, 3 };
+	struct prw_encoder *e;
+	assert_int_equal(prw_encoder_new(&o, &e), 0);
+	static const size_t want[] = { 3, 3, 1 }; /* 14 samples: requests of 5, 5, 4 */
+	for (int round = 0; round < 3; round++) {
+		struct prw_stats st;
+		int64_t now = round == 2 ? 1000 : 0; /* rounds 0 and 1: same now (a retry); 2: inside the interval */
+		assert_int_equal(prw_encoder_prepare(e, b, now, &st), 3);
+		size_t k = 0;
+		for (size_t i = 0; i < 3; i++) {
+			struct prw_request r;
+			assert_int_equal(prw_encoder_request(e, i, &r), 0);
+			Prometheus__WriteRequest *wr = decode(&r);
+			assert_int_equal(wr->n_metadata, round == 2 ? 0 : want[i]);
+			for (size_t m = 0; m < wr->n_metadata; m++, k++) {
+				snprintf(fam, sizeof(fam), "fam%zu", k);
+				assert_string_equal(wr->metadata[m]->metric_family_name, fam);
+			}
+			prometheus__write_request__free_unpacked(wr, NULL);
+		}
+	}
+	prw_encoder_free(e);
+	batch_free(b);
+}
+
 /* write_relabel_config: applied once per series, before the external labels are merged in. */
 static void test_encode_relabel(void **state)
 {
@@ -267,9 +352,9 @@ static void test_encode_relabel(void **state)
 	assert_int_equal(prw_encoder_request(e, 0, &r), 0);
 	Prometheus__WriteRequest *wr = decode(&r);
 	assert_int_equal(wr->n_timeseries, 2);
-	assert_string_equal(series_text(wr->timeseries[0]), "{__name__=\"keep\",cluster=\"from-prod\",env=\"prod\"}");
-	assert_int_equal(wr->timeseries[0]->n_samples, 2);
-	assert_string_equal(series_text(wr->timeseries[1]), "{__name__=\"plain\",cluster=\"ext\"}");
+	assert_string_equal(series_text(wr->timeseries[1]), "{__name__=\"keep\",cluster=\"from-prod\",env=\"prod\"}");
+	assert_int_equal(wr->timeseries[1]->n_samples, 2);
+	assert_string_equal(series_text(wr->timeseries[0]), "{__name__=\"plain\",cluster=\"ext\"}");
 	prometheus__write_request__free_unpacked(wr, NULL);
 	prw_encoder_free(e);
 	relabel_rules_free(rules);
@@ -356,6 +441,8 @@ struct fake_rw {
 	int64_t ts[256]; /* sample timestamps of accepted writes, in arrival order */
 	size_t nts;
 	int requests, bad_headers;
+	bool refuse_v2; /* answer 415 to 2.0 requests (a 1.0-only receiver that reads Content-Type) */
+	int v2_requests, v2_refused;
 };
 
 /*
@@ -373,23 +460,74 @@ static bool header_is(const char *head, const char *line)
 	return strcasestr(head, line) != NULL;
 }
 
+static bool v1_headers_ok(const char *head)
+{
+	return header_is(head, "\r\nContent-Encoding: snappy\r\n") &&
+	       header_is(head, "\r\nContent-Type: application/x-protobuf\r\n") &&
+	       header_is(head, "\r\nX-Prometheus-Remote-Write-Version: 0.1.0\r\n") && header_is(head, "\r\nUser-Agent: solder");
+}
+
+static bool v2_headers_ok(const char *head)
+{
+	return header_is(head, "\r\nContent-Encoding: snappy\r\n") &&
+	       header_is(head, "\r\nContent-Type: application/x-protobuf;proto=io.prometheus.write.v2.Request\r\n") &&
+	       header_is(head, "\r\nUser-Agent: solder");
+}
+
+static void *unsnappy_body(const char *body, size_t body_len, size_t *len)
+{
+	if (snappy_uncompressed_length(body, body_len, len) != SNAPPY_OK)
+		return NULL;
+	char *raw = malloc(*len ? *len : 1);
+	if (raw && snappy_uncompress(body, body_len, raw, len) == SNAPPY_OK)
+		return raw;
+	free(raw);
+	return NULL;
+}
+
+/* Records the sample timestamps of a 2.0 body; false when it does not decode. */
+static bool take_v2(struct fake_rw *f, const char *body, size_t body_len)
+{
+	size_t len;
+	void *raw = unsnappy_body(body, body_len, &len);
+	Io__Prometheus__Write__V2__Request *q = raw ? io__prometheus__write__v2__request__unpack(NULL, len, raw) : NULL;
+	free(raw);
+	if (!q)
+		return false;
+	for (size_t s = 0; s < q->n_timeseries; s++)
+		for (size_t j = 0; j < q->timeseries[s]->n_samples && f->nts < 256; j++)
+			f->ts[f->nts++] = q->timeseries[s]->samples[j]->timestamp;
+	io__prometheus__write__v2__request__free_unpacked(q, NULL);
+	return true;
+}
+
 static void rw_answer(struct fake_rw *f, const char *head, const char *body, size_t body_len, int *status,
 		      const char **text)
 {
 	pthread_mutex_lock(&f->lock);
 	f->requests++;
-	if (!header_is(head, "\r\nContent-Encoding: snappy\r\n") ||
-	    !header_is(head, "\r\nContent-Type: application/x-protobuf\r\n") ||
-	    !header_is(head, "\r\nX-Prometheus-Remote-Write-Version: 0.1.0\r\n") ||
-	    !header_is(head, "\r\nUser-Agent: solder"))
+	bool v2 = header_is(head, "\r\nX-Prometheus-Remote-Write-Version: 2.0.0\r\n");
+	f->v2_requests += v2;
+	if (!(v2 ? v2_headers_ok(head) : v1_headers_ok(head)))
 		f->bad_headers++;
 	*text = "";
+	if (v2 && f->refuse_v2) {
+		f->v2_refused++;
+		*status = 415;
+		pthread_mutex_unlock(&f->lock);
+		return;
+	}
 	if (f->fail_count > 0 && f->ok_first > 0) {
 		f->ok_first--;
 	} else if (f->fail_count > 0) {
 		f->fail_count--;
 		*status = f->fail_status;
 		*text = f->fail_body ? f->fail_body : "failing";
+		pthread_mutex_unlock(&f->lock);
+		return;
+	}
+	if (v2) {
+		*status = take_v2(f, body, body_len) ? 204 : 400;
 		pthread_mutex_unlock(&f->lock);
 		return;
 	}
@@ -586,8 +724,66 @@ static void test_end_to_end(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
-/* Settings solder does not implement are refused at create, never silently ignored (write_relabel_config
- * is implemented: it must not be refused). */
+/*
+ * protobuf_message = io.prometheus.write.v2.Request: 2.0 bodies while the receiver takes them; after a
+ * 415 the endpoint speaks 1.0 and the refused request is sent again as 1.0 at once, so every sample
+ * arrives once and in order, and later batches go as 1.0 straight away.
+ */
+static void test_v2_fallback(void **state)
+{
+	static struct fake_rw f = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	static struct mini_srv srv;
+	mini_start(&srv, &f);
+	char dir[] = "/tmp/remotewrite-XXXXXX", cfg[1024], cmd[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(cfg, sizeof(cfg),
+		 "test.minject \"in\" { forward_to = [prometheus.remote_write.out.receiver] }\n"
+		 "prometheus.remote_write \"out\" {\n"
+		 "  endpoint {\n"
+		 "    url = \"http://127.0.0.1:%d/api/v1/write\"\n"
+		 "    protobuf_message = \"io.prometheus.write.v2.Request\"\n"
+		 "    queue_config {\n"
+		 "      batch_send_deadline = \"20ms\"\n"
+		 "      max_samples_per_send = 2\n"
+		 "      min_backoff = \"10ms\"\n"
+		 "    }\n"
+		 "  }\n"
+		 "}\n",
+		 srv.port);
+	struct harness h;
+	harness_start_with_wal(&h, cfg, dir);
+	push_samples(1000, 3);
+	assert_int_equal(seen(&f, 3, 10000), 3);
+	pthread_mutex_lock(&f.lock);
+	assert_int_equal(f.v2_requests, 2);
+	f.refuse_v2 = true;
+	f.nts = 0;
+	pthread_mutex_unlock(&f.lock);
+
+	push_samples(2000, 5); /* requests of 2, 2, 1: the first is refused as 2.0 and resent as 1.0 */
+	assert_int_equal(seen(&f, 5, 10000), 5);
+	push_samples(3000, 1);
+	assert_int_equal(seen(&f, 6, 10000), 6);
+	usleep(100000);
+	pthread_mutex_lock(&f.lock);
+	assert_int_equal(f.nts, 6);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(f.ts[i], 2000 + (int64_t)i);
+	assert_int_equal(f.ts[5], 3000);
+	assert_int_equal(f.v2_refused, 1);
+	assert_int_equal(f.v2_requests, 3);
+	assert_int_equal(f.bad_headers, 0);
+	pthread_mutex_unlock(&f.lock);
+	assert_int_equal(dropped(&h, "bad_request"), 0);
+
+	harness_stop(&h);
+	mini_stop(&srv);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Settings solder does not implement are refused at create, never silently ignored; Remote Write 2.0 and
+ * write_relabel_config are implemented: they must not be refused. */
 static void test_unsupported(void **state)
 {
 	static const char *const bodies[] = {
@@ -604,11 +800,7 @@ static void test_unsupported(void **state)
 		size_t cur = 0;
 		const struct cfg_block *ep = cfg_next_block(body, "endpoint", &cur);
 		assert_non_null(ep);
-		const char *why = prw_endpoint_unsupported(ep->body);
-		if (i != 1)
-			assert_null(why);
-		else
-			assert_non_null(why);
+		assert_null(prw_endpoint_unsupported(ep->body));
 		harness_body_free(cfg);
 	}
 }
@@ -620,11 +812,14 @@ int main(void)
 		cmocka_unit_test(test_encode_no_name),
 		cmocka_unit_test(test_encode_split),
 		cmocka_unit_test(test_encode_metadata_interval),
+		cmocka_unit_test(test_encode_metadata_spread),
+		cmocka_unit_test(test_encode_order),
 		cmocka_unit_test(test_encode_age_limit),
 		cmocka_unit_test(test_encode_relabel),
 		cmocka_unit_test(test_encode_many),
 		cmocka_unit_test(test_drop_reasons),
 		cmocka_unit_test(test_end_to_end),
+		cmocka_unit_test(test_v2_fallback),
 		cmocka_unit_test(test_unsupported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
