@@ -137,7 +137,7 @@ def family(name):
             return name[:-len(suffix)]
     return name
 missing = [k for k in a if k not in cap]
-compared = mismatched = 0
+compared = mismatched = moved_gauges = 0
 for k, v in stable.items():
     if k not in cap:
         continue
@@ -146,8 +146,15 @@ for k, v in stable.items():
     # as node_procs_running may move and come back between the two fetches)
     want = 'NaN' if math.isnan(v) else ('+Inf' if v > 0 else '-Inf') if math.isinf(v) else repr(v)
     if not any(got == want or (want == 'NaN' and got.startswith('NaN')) for got in cap[k]):
-        mismatched += 1
-        print('value mismatch', dict(k), v, cap[k][-3:])
+        # A gauge may hold one value at both fetches and another at every scrape of solder's in between:
+        # serving a scrape moves go_memstats_stack_* and node_procs_running on a loaded host. Those are
+        # tolerated (a few, gauges only); a counter or an untyped series must match.
+        fam = meta.get(family(dict(k)['__name__']), {})
+        if fam.get('type') == 'gauge':
+            moved_gauges += 1
+        else:
+            mismatched += 1
+        print('value mismatch', fam.get('type'), dict(k), v, cap[k][-3:])
 meta_bad = 0
 for name, md in cap_meta.items():
     fam = family(name)
@@ -158,11 +165,11 @@ for name, md in cap_meta.items():
         meta_bad += 1
         print('metadata mismatch', name, md, want)
 print('ne_series', len(a), 'captured', len(cap), 'missing', len(missing), 'stable_compared', compared,
-      'mismatched', mismatched, 'not_v2', not_v2, 'unsorted', unsorted, 'families_with_metadata', len(cap_meta),
+      'mismatched', mismatched, 'moved_gauges', moved_gauges, 'not_v2', not_v2, 'unsorted', unsorted, 'families_with_metadata', len(cap_meta),
       'metadata_mismatched', meta_bad)
 for k in missing[:5]:
     print('missing', dict(k))
-ok = len(a) > 100 and not missing and compared > 100 and not mismatched and not not_v2 and not unsorted \
+ok = len(a) > 100 and not missing and compared > 100 and not mismatched and moved_gauges * 20 <= compared and not not_v2 and not unsorted \
     and len(cap_meta) > 20 and not meta_bad and any(dict(k)['__name__'] == 'up' for k in cap)
 sys.exit(0 if ok else 1)
 PYEOF
