@@ -780,6 +780,17 @@ static enum endpoint_result grpc_result_of(const struct sender_response *r)
 		       : ENDPOINT_OK;
 }
 
+/*
+ * libcurl before 8.0 breaks a reused HTTP/2 prior-knowledge (h2c) connection: the second request on it
+ * fails with "Error in the HTTP2 framing layer" (curl issue #10634, fixed by curl PR #10643; Debian 12
+ * ships 7.88.1). There, each h2c gRPC call gets a fresh connection (a loopback connect and the HTTP/2
+ * preface: cheap next to a call of a few hundred kB); TLS connections (ALPN h2) are reused as usual.
+ */
+static bool h2c_reuse_broken(void)
+{
+	return curl_version_info(CURLVERSION_NOW)->version_num < 0x080000;
+}
+
 /* url + path, without doubling the '/' between them. NULL on ENOMEM. */
 static char *join_path(const char *url, const char *path)
 {
@@ -883,6 +894,7 @@ static int perform(struct sender *s, const struct endpoint_pick *p, const char *
 	struct curl_slist *connect_to = t.connect_to ? curl_slist_append(NULL, t.connect_to) : NULL;
 	struct curl_slist *headers = build_headers(s, &t, extra, nextra);
 	curl_easy_setopt(s->curl, CURLOPT_URL, t.request_url ? t.request_url : full);
+	curl_easy_setopt(s->curl, CURLOPT_FORBID_REUSE, s->cfg.grpc && h2c_reuse_broken() && !strncasecmp(full, "http:", 5) ? 1L : 0L);
 	curl_easy_setopt(s->curl, CURLOPT_CONNECT_TO, connect_to);
 	curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, body);
