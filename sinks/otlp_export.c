@@ -109,6 +109,94 @@ static int signal_of(const struct record *r, enum otlp_signal *s)
 	}
 }
 
+/* ---- counting items without decoding ---- */
+
+/*
+ * Payloads were fully validated by the receiver that wrote them and are CRC-checked by the WAL, so the
+ * exporter only counts: it walks the few levels above the spans / log records / data points and skips
+ * their contents by length (otlp_validate, which checks everything, costs a quarter of the exporter's
+ * CPU at high rates). A length that runs past its parent still fails the payload.
+ */
+static int pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+		uint8_t c = *(*p)++;
+		*v |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80))
+			return 0;
+	}
+	return -EINVAL;
+}
+
+/* Next field: 1 (with *num, and *sub, *sub_len for a length-delimited one), 0 at the end, <0 malformed. */
+static int pb_next(const uint8_t **p, const uint8_t *end, uint32_t *num, const uint8_t **sub, size_t *sub_len)
+{
+	uint64_t key, v;
+	if (*p >= end)
+		return 0;
+	if (pb_varint(p, end, &key) < 0)
+		return -EINVAL;
+	*num = (uint32_t)(key >> 3);
+	*sub = NULL;
+	switch (key & 7) {
+	case 0:
+		return pb_varint(p, end, &v) < 0 ? -EINVAL : 1;
+	case 1:
+		if (end - *p < 8)
+			return -EINVAL;
+		*p += 8;
+		return 1;
+	case 5:
+		if (end - *p < 4)
+			return -EINVAL;
+		*p += 4;
+		return 1;
+	case 2:
+		if (pb_varint(p, end, &v) < 0 || v > (uint64_t)(end - *p))
+			return -EINVAL;
+		*sub = *p;
+		*sub_len = (size_t)v;
+		*p += v;
+		return 1;
+	default:
+		return -EINVAL;
+	}
+}
+
+/*
+ * Counts the length-delimited fields numbered path[depth] inside fields path[0..depth-1] (metrics: any of
+ * the data members 5, 7, 9, 10, 11 at the Metric level). Returns 0 or -EINVAL.
+ */
+static int count_path(const uint8_t *p, const uint8_t *end, const uint32_t *path, int depth, int level,
+		      uint64_t *items)
+{
+	uint32_t num;
+	const uint8_t *sub;
+	size_t sub_len;
+	int rc;
+	while ((rc = pb_next(&p, end, &num, &sub, &sub_len)) > 0) {
+		bool match = path[level] ? num == path[level]
+					 : num == 5 || num == 7 || num == 9 || num == 10 || num == 11;
+		if (!match || !sub)
+			continue;
+		if (level == depth)
+			(*items)++;
+		else if (count_path(sub, sub + sub_len, path, depth, level + 1, items) < 0)
+			return -EINVAL;
+	}
+	return rc;
+}
+
+int otlp_export_count_items(enum otlp_signal s, const uint8_t *data, size_t len, uint64_t *items)
+{
+	static const uint32_t spans[] = {1, 2, 2}, logs[] = {1, 2, 2}, points[] = {1, 2, 2, 0, 1};
+	*items = 0;
+	if (s == OTLP_METRICS)
+		return count_path(data, data + len, points, 4, 0, items);
+	return count_path(data, data + len, s == OTLP_TRACES ? spans : logs, 2, 0, items);
+}
+
 static int buf_reserve(struct buf *b, size_t need)
 {
 	if (need <= b->cap)
@@ -500,7 +588,7 @@ static int build_request(struct otlp_export_client *cl, const struct batch *b, e
 		if (rq->payloads && cl->body.len + r->payload.len > cl->o.max_request_bytes)
 			break;
 		uint64_t items = 0;
-		if (otlp_validate(sig, r->payload.data, r->payload.len, &items, NULL, 0) < 0) {
+		if (otlp_export_count_items(sig, r->payload.data, r->payload.len, &items) < 0) {
 			cl->done[i] = 1;
 			cl->totals.dropped[sig]++;
 			metric_counter_inc(metrics_counter_child(cl->fam[FAM_FAILED], cl->component_id, otlp_signal_name(sig),
@@ -575,7 +663,7 @@ static void count_remaining(struct otlp_export_client *cl, const struct batch *b
 		struct request rq = {0};
 		if (cl->done[i] || signal_of(&b->records[i], &rq.sig) < 0)
 			continue;
-		otlp_validate(rq.sig, b->records[i].payload.data, b->records[i].payload.len, &rq.items, NULL, 0);
+		otlp_export_count_items(rq.sig, b->records[i].payload.data, b->records[i].payload.len, &rq.items);
 		count_dropped(cl, &rq, reason);
 	}
 }

@@ -7,7 +7,8 @@
  * Payloads stay encoded: the payloads of one signal are merged into one Export*ServiceRequest by
  * concatenating their bytes (a serialized message followed by another of the same type is their
  * merge, and the request's only field is a repeated one), up to max_request_bytes; one larger payload
- * goes alone. Nothing is decoded and encoded again; otlp_validate counts the items on the way.
+ * goes alone. Nothing is decoded and encoded again; the items are counted on the way (a walk over the
+ * levels above them, cross-checked against otlp_validate by the tests).
  *
  * A batch that needs several requests is tracked across retries: the payloads a request already
  * delivered (or dropped) are not sent again when the lane retries the batch after a later request
@@ -59,6 +60,9 @@ struct otlp_export_totals {
 	uint64_t requests, retries;
 };
 void otlp_export_get_totals(struct otlp_export_client *cl, struct otlp_export_totals *t);
+
+/* Spans, log records or data points in an Export*ServiceRequest, skipping their contents. 0 or -EINVAL. */
+int otlp_export_count_items(enum otlp_signal s, const uint8_t *data, size_t len, uint64_t *items);
 
 /* "/opentelemetry.proto.collector.trace.v1.TraceService/Export", … */
 const char *otlp_export_grpc_path(enum otlp_signal s);

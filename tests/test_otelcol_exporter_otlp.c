@@ -32,6 +32,7 @@
 #include "lib/grpcserver.h"
 #include "lib/httpserver.h"
 #include "lib/metrics.h"
+#include "lib/otlp.h"
 #include "lib/proto/otlp/logs_service.pb-c.h"
 #include "lib/proto/otlp/trace_service.pb-c.h"
 #include "lib/sender.h"
@@ -194,6 +195,28 @@ static void test_status_details(void **state)
 	char msg[64];
 	grpc_message_decode("a%20b%25c%zz", 12, msg, sizeof(msg));
 	assert_string_equal(msg, "a b%c%zz");
+}
+
+/* The exporter's item counter agrees with otlp_validate, and refuses what runs past its end. */
+static void test_count_items(void **state)
+{
+	static const char *const names[] = {"a", "b", "c", "d"};
+	size_t len;
+	uint8_t *p = trace_payload(names, 4, &len);
+	uint64_t counted = 0, validated = 0;
+	assert_int_equal(otlp_export_count_items(OTLP_TRACES, p, len, &counted), 0);
+	assert_int_equal(otlp_validate(OTLP_TRACES, p, len, &validated, NULL, 0), 0);
+	assert_int_equal(counted, 4);
+	assert_int_equal(validated, 4);
+	assert_int_equal(otlp_export_count_items(OTLP_TRACES, p, len - 1, &counted), -EINVAL);
+	free(p);
+	struct batch *b = batch_new();
+	add_log(b, "x");
+	assert_int_equal(otlp_export_count_items(OTLP_LOGS, b->records[0].payload.data, b->records[0].payload.len, &counted), 0);
+	assert_int_equal(counted, 1);
+	assert_int_equal(otlp_export_count_items(OTLP_LOGS, NULL, 0, &counted), 0);
+	assert_int_equal(counted, 0);
+	batch_free(b);
 }
 
 /* ---- a scripted gRPC server ---- */
@@ -695,7 +718,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_grpc_verdicts),        cmocka_unit_test(test_http_verdicts),
-		cmocka_unit_test(test_status_details),       cmocka_unit_test(test_grpc_merge_and_signals),
+		cmocka_unit_test(test_status_details),       cmocka_unit_test(test_count_items),
+		cmocka_unit_test(test_grpc_merge_and_signals),
 		cmocka_unit_test(test_grpc_request_cap),     cmocka_unit_test(test_grpc_retry_rules),
 		cmocka_unit_test(test_grpc_retry_disabled),  cmocka_unit_test(test_grpc_zones),
 		cmocka_unit_test(test_http_paths_retry_partial), cmocka_unit_test(test_http_zstd),
