@@ -37,12 +37,13 @@ get_protos() {
 }
 check "OTLP .proto files fetched and compiled" get_protos
 
-# start_capture NAME KIND [PORT]: KIND grpc|http; sets <NAME>_PID and <NAME>_PORT.
+# start_capture NAME KIND [PORT [ARGS…]]: KIND grpc|http; sets <NAME>_PID and <NAME>_PORT.
 start_capture() {
 	local name=$1 kind=$2 port=${3:-0}
+	shift 3 2>/dev/null || shift $#
 	rm -f "$TMP/$name.port"
 	$PY "$TOOLS_PY/otlp_${kind}_capture.py" --descriptors "$TMP/otlp.pb" --out "$TMP/$name.jsonl" \
-		--port-file "$TMP/$name.port" --port "$port" --script "$TMP/$name.script" 2>>"$TMP/$name.err" &
+		--port-file "$TMP/$name.port" --port "$port" --script "$TMP/$name.script" "$@" 2>>"$TMP/$name.err" &
 	local pid=$!
 	PIDS+=("$pid")
 	eval "${name}_PID=$pid"
@@ -52,6 +53,12 @@ start_capture() {
 check "gRPC capture starts" start_capture G grpc
 check "HTTP capture (gzip) starts" start_capture H1 http
 check "HTTP capture (zstd) starts" start_capture H2 http
+tls_cert() {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -keyout "$TMP/key.pem" -out "$TMP/cert.pem" -subj "/CN=localhost" \
+		-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >/dev/null 2>&1
+}
+check "a test certificate" tls_cert
+check "gRPC capture over TLS starts" start_capture T grpc 0 --tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem"
 
 RETRY='retry_on_failure {
 		initial_interval = "100ms"
@@ -62,7 +69,7 @@ otelcol.receiver.otlp "in" {
 	grpc { endpoint = "127.0.0.1:0" }
 	http { endpoint = "127.0.0.1:0" }
 	output {
-		traces  = [otelcol.exporter.otlp.tempo.input, otelcol.exporter.otlphttp.gz.input, otelcol.exporter.otlphttp.zs.input]
+		traces  = [otelcol.exporter.otlp.tempo.input, otelcol.exporter.otlphttp.gz.input, otelcol.exporter.otlphttp.zs.input, otelcol.exporter.otlp.tls.input]
 		logs    = [otelcol.exporter.otlp.tempo.input, otelcol.exporter.otlphttp.gz.input, otelcol.exporter.otlphttp.zs.input]
 		metrics = [otelcol.exporter.otlp.tempo.input, otelcol.exporter.otlphttp.gz.input, otelcol.exporter.otlphttp.zs.input]
 	}
@@ -76,6 +83,13 @@ otelcol.exporter.otlp "tempo" {
 	timeout = "1s"
 	$RETRY
 	sending_queue { queue_size = 100 }
+}
+otelcol.exporter.otlp "tls" {
+	client {
+		endpoint = "localhost:$T_PORT"
+		tls { ca_file = "$TMP/cert.pem" }
+	}
+	$RETRY
 }
 otelcol.exporter.otlphttp "gz" {
 	client {
@@ -149,6 +163,8 @@ for proto in grpc proto; do
 		check "JS SDK ($proto) → $cap: spans, logs and metrics arrive intact" wait_for 10 intact $cap $proto
 	done
 done
+tls_spans() { arrived T parent-grpc && arrived T child-grpc && arrived T parent-proto; }
+check "gRPC over TLS (ALPN h2, verified against ca_file): spans arrive" wait_for 10 tls_spans
 check "otlphttp.gz: gzip to <endpoint>/v1/traces" grep -q '"encoding": "gzip".*"prefix": "/gz".*"signal": "traces"' "$TMP/H1.jsonl"
 check "otlphttp.zs: zstd to traces_endpoint, logs to <endpoint>/v1/logs" \
 	sh -c "grep -q '\"encoding\": \"zstd\".*\"prefix\": \"/custom\".*\"signal\": \"traces\"' '$TMP/H2.jsonl' &&

@@ -6,6 +6,7 @@ every accepted request and answers the faults its script asks for: any status, R
 with a RetryInfo detail, a partial success, a stall.
 
   otlp_grpc_capture.py --descriptors otlp.pb --out capture.jsonl --port-file F [--port P] [--script S]
+                       [--tls-cert CERT.pem --tls-key KEY.pem]   (TLS, ALPN h2, instead of h2c)
 Prints nothing; writes the bound port to --port-file once serving. Run with /usr/bin/python3.
 """
 import argparse
@@ -93,6 +94,8 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--script", default="")
+    ap.add_argument("--tls-cert", default="")
+    ap.add_argument("--tls-key", default="")
     args = ap.parse_args()
     classes = common.load_classes(args.descriptors)
     script, recorder = common.Script(args.script), common.Recorder(args.out)
@@ -101,7 +104,12 @@ def main():
     for sig, service in SERVICES.items():
         handler = grpc.unary_unary_rpc_method_handler(make_handler(sig, classes, script, recorder))
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, {"Export": handler}),))
-    port = server.add_insecure_port(f"127.0.0.1:{args.port}")
+    if args.tls_cert:
+        with open(args.tls_key, "rb") as k, open(args.tls_cert, "rb") as c:
+            creds = grpc.ssl_server_credentials([(k.read(), c.read())])
+        port = server.add_secure_port(f"127.0.0.1:{args.port}", creds)
+    else:
+        port = server.add_insecure_port(f"127.0.0.1:{args.port}")
     server.start()
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:
