@@ -35,7 +35,7 @@
 #include "lib/sender.h"
 #include "pipeline/component.h"
 
-#define DEFAULT_MAX_REQUEST ((4u << 20) - (64u << 10))
+#define DEFAULT_MAX_REQUEST    ((4u << 20) - (64u << 10))
 #define REJECT_LOG_INTERVAL_NS 10000000000LL
 
 enum { FAM_SENT, FAM_REJECTED, FAM_FAILED, FAM_RETRIES, FAM_N };
@@ -50,14 +50,14 @@ struct otlp_export_client {
 	char *component_id;
 	struct sender *def, *per_signal[OTLP_SIGNALS];
 	struct metric_family *fam[FAM_N];
-	struct buf body, wire;      /* merged request; compressed + framed request */
+	struct buf body, wire; /* merged request; compressed + framed request */
 	z_stream zs;
 	bool zs_ready;
 	ZSTD_CCtx *zc;
 	/* the batch being delivered: which records are done, kept across the lane's retries of it */
 	uint8_t *done;
 	size_t done_cap;
-	size_t retry_n;             /* n_records and bytes of the batch whose delivery returned RETRY */
+	size_t retry_n; /* n_records and bytes of the batch whose delivery returned RETRY */
 	uint64_t retry_bytes;
 	bool retrying;
 	int64_t first_fail_ns;
@@ -68,7 +68,7 @@ struct otlp_export_client {
 /* What one request carries and how it went. */
 struct request {
 	enum otlp_signal sig;
-	size_t first, end;      /* record range scanned */
+	size_t first, end; /* record range scanned */
 	size_t payloads;
 	uint64_t items, bytes;
 };
@@ -88,7 +88,10 @@ static const char *const signal_paths[OTLP_SIGNALS] = {
 static const char *const http_paths[OTLP_SIGNALS] = {
 	[OTLP_TRACES] = "/v1/traces", [OTLP_METRICS] = "/v1/metrics", [OTLP_LOGS] = "/v1/logs"};
 
-const char *otlp_export_grpc_path(enum otlp_signal s) { return s < OTLP_SIGNALS ? signal_paths[s] : NULL; }
+const char *otlp_export_grpc_path(enum otlp_signal s)
+{
+	return s < OTLP_SIGNALS ? signal_paths[s] : NULL;
+}
 
 static int signal_of(const struct record *r, enum otlp_signal *s)
 {
@@ -168,16 +171,15 @@ static int pb_next(const uint8_t **p, const uint8_t *end, uint32_t *num, const u
  * Counts the length-delimited fields numbered path[depth] inside fields path[0..depth-1] (metrics: any of
  * the data members 5, 7, 9, 10, 11 at the Metric level). Returns 0 or -EINVAL.
  */
-static int count_path(const uint8_t *p, const uint8_t *end, const uint32_t *path, int depth, int level,
-		      uint64_t *items)
+static int count_path(const uint8_t *p, const uint8_t *end, const uint32_t *path, int depth, int level, uint64_t *items)
 {
 	uint32_t num;
 	const uint8_t *sub;
 	size_t sub_len;
 	int rc;
 	while ((rc = pb_next(&p, end, &num, &sub, &sub_len)) > 0) {
-		bool match = path[level] ? num == path[level]
-					 : num == 5 || num == 7 || num == 9 || num == 10 || num == 11;
+		bool match =
+			path[level] ? num == path[level] : num == 5 || num == 7 || num == 9 || num == 10 || num == 11;
 		if (!match || !sub)
 			continue;
 		if (level == depth)
@@ -268,8 +270,8 @@ enum wal_sink_result otlp_export_grpc_verdict(long http_status, int grpc_status,
 
 enum wal_sink_result otlp_export_http_verdict(long http_status, const char **reason)
 {
-	static const char *const names[] = {"http_400", "http_401", "http_403", "http_404", "http_405",
-					    "http_413", "http_415", "http_4xx"};
+	static const char *const names[] = {"http_400", "http_401", "http_403", "http_404",
+					    "http_405", "http_413", "http_415", "http_4xx"};
 	static const long codes[] = {400, 401, 403, 404, 405, 413, 415};
 	if (http_status >= 200 && http_status < 300) {
 		*reason = "ok";
@@ -293,10 +295,10 @@ static void register_families(struct otlp_export_client *cl, struct metrics_regi
 	cl->fam[FAM_SENT] = metrics_counter_family(reg, "solder_otlp_exporter_sent_items_total",
 						   "Spans, log records or data points the backend accepted.",
 						   "component_id", "signal", METRICS_END);
-	cl->fam[FAM_REJECTED] = metrics_counter_family(
-		reg, "solder_otlp_exporter_rejected_items_total",
-		"Items the backend rejected in a partial success (never retried).", "component_id", "signal",
-		METRICS_END);
+	cl->fam[FAM_REJECTED] =
+		metrics_counter_family(reg, "solder_otlp_exporter_rejected_items_total",
+				       "Items the backend rejected in a partial success (never retried).",
+				       "component_id", "signal", METRICS_END);
 	cl->fam[FAM_FAILED] = metrics_counter_family(reg, "solder_otlp_exporter_failed_items_total",
 						     "Items dropped after a non-retryable answer, by reason.",
 						     "component_id", "signal", "reason", METRICS_END);
@@ -305,8 +307,8 @@ static void register_families(struct otlp_export_client *cl, struct metrics_regi
 						      "component_id", "reason", METRICS_END);
 }
 
-int otlp_export_client_new(const struct otlp_export_opts *o, struct sender *def, struct sender *per_signal[OTLP_SIGNALS],
-			   struct otlp_export_client **out)
+int otlp_export_client_new(const struct otlp_export_opts *o, struct sender *def,
+			   struct sender *per_signal[OTLP_SIGNALS], struct otlp_export_client **out)
 {
 	struct otlp_export_client *cl = calloc(1, sizeof(*cl));
 	if (!cl)
@@ -367,7 +369,10 @@ void otlp_export_client_free(struct otlp_export_client *cl)
 	free(cl);
 }
 
-void otlp_export_get_totals(struct otlp_export_client *cl, struct otlp_export_totals *t) { *t = cl->totals; }
+void otlp_export_get_totals(struct otlp_export_client *cl, struct otlp_export_totals *t)
+{
+	*t = cl->totals;
+}
 
 /* Compresses cl->body into cl->wire after `prefix` reserved bytes (the gRPC frame header). */
 static int compress_body(struct otlp_export_client *cl, size_t prefix, size_t *out_len)
@@ -429,7 +434,8 @@ static int64_t rejected_of(enum otlp_signal s, const uint8_t *msg, size_t len, c
 	why[0] = 0;
 	if (s == OTLP_TRACES) {
 		Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse *r =
-			opentelemetry__proto__collector__trace__v1__export_trace_service_response__unpack(NULL, len, msg);
+			opentelemetry__proto__collector__trace__v1__export_trace_service_response__unpack(NULL, len,
+													  msg);
 		if (r && r->partial_success) {
 			n = r->partial_success->rejected_spans;
 			text = r->partial_success->error_message;
@@ -448,7 +454,7 @@ static int64_t rejected_of(enum otlp_signal s, const uint8_t *msg, size_t len, c
 	} else {
 		Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceResponse *r =
 			opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__unpack(NULL, len,
-													       msg);
+													      msg);
 		if (r && r->partial_success) {
 			n = r->partial_success->rejected_data_points;
 			text = r->partial_success->error_message;
@@ -488,15 +494,16 @@ static void note_rejected(struct otlp_export_client *cl, const struct request *r
 {
 	uint64_t n = (uint64_t)rejected;
 	cl->totals.rejected[rq->sig] += n;
-	metric_counter_add(metrics_counter_child(cl->fam[FAM_REJECTED], cl->component_id, otlp_signal_name(rq->sig)), n);
+	metric_counter_add(metrics_counter_child(cl->fam[FAM_REJECTED], cl->component_id, otlp_signal_name(rq->sig)),
+			   n);
 	int64_t now = mono_ns();
 	if (cl->last_reject_log_ns && now - cl->last_reject_log_ns < REJECT_LOG_INTERVAL_NS)
 		return;
 	cl->last_reject_log_ns = now;
 	char q[300];
 	log_warn(cl->component_id, "backend rejected part of a request (partial success, not retried)",
-		 "signal=%s rejected=%" PRId64 " items=%" PRIu64 " error=%s", otlp_signal_name(rq->sig), rejected, rq->items,
-		 log_quote(q, sizeof(q), why));
+		 "signal=%s rejected=%" PRId64 " items=%" PRIu64 " error=%s", otlp_signal_name(rq->sig), rejected,
+		 rq->items, log_quote(q, sizeof(q), why));
 }
 
 static void describe(struct wal_sink_outcome *out, const struct sender_response *r, const char *reason, bool grpc)
@@ -591,8 +598,8 @@ static int build_request(struct otlp_export_client *cl, const struct batch *b, e
 		if (otlp_export_count_items(sig, r->payload.data, r->payload.len, &items) < 0) {
 			cl->done[i] = 1;
 			cl->totals.dropped[sig]++;
-			metric_counter_inc(metrics_counter_child(cl->fam[FAM_FAILED], cl->component_id, otlp_signal_name(sig),
-								 "malformed"));
+			metric_counter_inc(metrics_counter_child(cl->fam[FAM_FAILED], cl->component_id,
+								 otlp_signal_name(sig), "malformed"));
 			if (cl->o.c)
 				component_count_dropped(cl->o.c, "malformed", 1, r->payload.len);
 			continue;

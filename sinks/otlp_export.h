@@ -32,14 +32,14 @@ struct otlp_export_client;
 enum otlp_export_compression { OTLP_COMPRESS_NONE = 0, OTLP_COMPRESS_GZIP, OTLP_COMPRESS_ZSTD };
 
 struct otlp_export_opts {
-	bool grpc;                               /* gRPC (sender made with cfg.grpc) or OTLP/HTTP protobuf */
+	bool grpc; /* gRPC (sender made with cfg.grpc) or OTLP/HTTP protobuf */
 	enum otlp_export_compression compression;
-	size_t max_request_bytes;                /* merged request size cap before compression; 0 = 4 MiB - 64 KiB */
-	bool retry;                              /* retry_on_failure.enabled: false turns RETRY into a drop */
-	int64_t max_elapsed_ns;                  /* > 0: drop a batch still failing after this long */
-	struct metrics_registry *registry;       /* NULL: no self-metrics */
+	size_t max_request_bytes;	   /* merged request size cap before compression; 0 = 4 MiB - 64 KiB */
+	bool retry;			   /* retry_on_failure.enabled: false turns RETRY into a drop */
+	int64_t max_elapsed_ns;		   /* > 0: drop a batch still failing after this long */
+	struct metrics_registry *registry; /* NULL: no self-metrics */
 	const char *component_id;
-	struct component *c;                     /* NULL (tests): drops are not counted on the component */
+	struct component *c; /* NULL (tests): drops are not counted on the component */
 };
 
 /*
@@ -47,8 +47,8 @@ struct otlp_export_opts {
  * + the Export method path over gRPC) and the non-NULL per_signal[] senders (otlphttp's
  * traces_endpoint, …: their URL is used as is). On failure the senders are freed too.
  */
-int otlp_export_client_new(const struct otlp_export_opts *o, struct sender *def, struct sender *per_signal[OTLP_SIGNALS],
-			   struct otlp_export_client **out);
+int otlp_export_client_new(const struct otlp_export_opts *o, struct sender *def,
+			   struct sender *per_signal[OTLP_SIGNALS], struct otlp_export_client **out);
 void otlp_export_client_free(struct otlp_export_client *cl);
 
 /* The lane's deliver (struct wal_sink_lane_ops): `arg` is the client. */

@@ -37,8 +37,8 @@
 struct otlp_exporter {
 	struct component *c;
 	struct otlp_export_client *cl;
-	struct wal_sink *sink;   /* NULL without a WAL: pushes are delivered at once */
-	pthread_mutex_t lock;    /* serializes direct delivery */
+	struct wal_sink *sink; /* NULL without a WAL: pushes are delivered at once */
+	pthread_mutex_t lock;  /* serializes direct delivery */
 };
 
 static const struct cfg_body *client_body(const struct cfg_body *args)
@@ -48,7 +48,10 @@ static const struct cfg_body *client_body(const struct cfg_body *args)
 	return b ? b->body : NULL;
 }
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
 
 /* OTel's "1.2" → the sender's "TLS12". */
 static char *tls_version(const char *v)
@@ -166,8 +169,11 @@ static int signal_sender(struct otlp_exporter *e, const struct cfg_body *args, c
 static int make_client(struct otlp_exporter *e, const struct cfg_body *args, bool grpc)
 {
 	const struct cfg_body *client = client_body(args);
-	struct otlp_export_opts o = {.grpc = grpc, .retry = true, .registry = component_metrics(e->c),
-				     .component_id = component_id(e->c), .c = e->c};
+	struct otlp_export_opts o = {.grpc = grpc,
+				     .retry = true,
+				     .registry = component_metrics(e->c),
+				     .component_id = component_id(e->c),
+				     .c = e->c};
 	const char *id = component_id(e->c);
 	if (compression_of(client, &o.compression) < 0) {
 		log_error(id, "unsupported compression (solder sends gzip, zstd or none)", "compression=%s",
@@ -247,10 +253,10 @@ int otlp_exporter_create(struct component *c, const struct cfg_body *args, bool 
 		struct wal_sink_options wo = {
 			.max_bytes = 2 << 20,
 			.max_wait_ns = 200000000LL,
-			.min_backoff_ns = retry ? cfg_duration_ns(retry->body, "initial_interval", 5000000000LL)
-						: 5000000000LL,
-			.max_backoff_ns = retry ? cfg_duration_ns(retry->body, "max_interval", 30000000000LL)
-						: 30000000000LL,
+			.min_backoff_ns =
+				retry ? cfg_duration_ns(retry->body, "initial_interval", 5000000000LL) : 5000000000LL,
+			.max_backoff_ns =
+				retry ? cfg_duration_ns(retry->body, "max_interval", 30000000000LL) : 30000000000LL,
 		};
 		struct wal_sink_lane lane = {NULL, e->cl, NULL};
 		if ((rc = wal_sink_new(c, &lane, 1, &lane_ops, &wo, &e->sink)) < 0) {
@@ -270,9 +276,15 @@ fail:
 	return rc;
 }
 
-int otlp_exporter_start(struct otlp_exporter *e) { return e->sink ? wal_sink_start(e->sink) : 0; }
+int otlp_exporter_start(struct otlp_exporter *e)
+{
+	return e->sink ? wal_sink_start(e->sink) : 0;
+}
 
-void otlp_exporter_stop(struct otlp_exporter *e, int64_t deadline_ns) { wal_sink_stop(e->sink, deadline_ns); }
+void otlp_exporter_stop(struct otlp_exporter *e, int64_t deadline_ns)
+{
+	wal_sink_stop(e->sink, deadline_ns);
+}
 
 void otlp_exporter_free(struct otlp_exporter *e)
 {

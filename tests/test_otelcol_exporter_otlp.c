@@ -155,7 +155,8 @@ static void test_grpc_verdicts(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *reason = NULL;
-		enum wal_sink_result r = otlp_export_grpc_verdict(cases[i].http, cases[i].code, cases[i].delay, &reason);
+		enum wal_sink_result r =
+			otlp_export_grpc_verdict(cases[i].http, cases[i].code, cases[i].delay, &reason);
 		if (r != cases[i].want || strcmp(reason, cases[i].reason) != 0)
 			fail_msg("case %zu: got %d %s", i, r, reason);
 	}
@@ -168,10 +169,10 @@ static void test_http_verdicts(void **state)
 		enum wal_sink_result want;
 		const char *reason;
 	} cases[] = {
-		{200, WAL_SINK_OK, "ok"},         {204, WAL_SINK_OK, "ok"},           {429, WAL_SINK_RETRY, "http_429"},
+		{200, WAL_SINK_OK, "ok"},	   {204, WAL_SINK_OK, "ok"},	      {429, WAL_SINK_RETRY, "http_429"},
 		{502, WAL_SINK_RETRY, "http_5xx"}, {503, WAL_SINK_RETRY, "http_5xx"}, {504, WAL_SINK_RETRY, "http_5xx"},
-		{0, WAL_SINK_RETRY, "transport"}, {400, WAL_SINK_DROP, "http_400"},   {401, WAL_SINK_DROP, "http_401"},
-		{413, WAL_SINK_DROP, "http_413"}, {418, WAL_SINK_DROP, "http_4xx"},
+		{0, WAL_SINK_RETRY, "transport"},  {400, WAL_SINK_DROP, "http_400"},  {401, WAL_SINK_DROP, "http_401"},
+		{413, WAL_SINK_DROP, "http_413"},  {418, WAL_SINK_DROP, "http_4xx"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *reason = NULL;
@@ -212,7 +213,8 @@ static void test_count_items(void **state)
 	free(p);
 	struct batch *b = batch_new();
 	add_log(b, "x");
-	assert_int_equal(otlp_export_count_items(OTLP_LOGS, b->records[0].payload.data, b->records[0].payload.len, &counted), 0);
+	assert_int_equal(
+		otlp_export_count_items(OTLP_LOGS, b->records[0].payload.data, b->records[0].payload.len, &counted), 0);
 	assert_int_equal(counted, 1);
 	assert_int_equal(otlp_export_count_items(OTLP_LOGS, NULL, 0, &counted), 0);
 	assert_int_equal(counted, 0);
@@ -224,7 +226,7 @@ static void test_count_items(void **state)
 struct script {
 	enum grpc_status status;
 	int64_t retry_delay_ms;
-	int64_t rejected;   /* > 0: OK with a partial_success */
+	int64_t rejected; /* > 0: OK with a partial_success */
 	int sleep_ms;
 };
 
@@ -267,7 +269,8 @@ static void grpc_handler(void *ctx, const struct grpc_call *call, struct grpc_re
 		Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse r;
 		opentelemetry__proto__collector__trace__v1__export_trace_service_response__init(&r);
 		r.partial_success = &ps;
-		reply->body_len = opentelemetry__proto__collector__trace__v1__export_trace_service_response__get_packed_size(&r);
+		reply->body_len =
+			opentelemetry__proto__collector__trace__v1__export_trace_service_response__get_packed_size(&r);
 		reply->body = malloc(reply->body_len);
 		opentelemetry__proto__collector__trace__v1__export_trace_service_response__pack(&r, reply->body);
 	}
@@ -430,7 +433,7 @@ static void test_grpc_retry_rules(void **state)
 	struct otlp_export_totals t;
 	otlp_export_get_totals(cl, &t);
 	assert_int_equal(t.rejected[OTLP_TRACES], 1);
-	assert_int_equal(t.dropped[OTLP_TRACES], 2);   /* the two drops above */
+	assert_int_equal(t.dropped[OTLP_TRACES], 2);	  /* the two drops above */
 	assert_int_equal(t.sent[OTLP_TRACES], 1 + 1 + 1); /* t1, t2, p1|p2 minus the rejected one */
 
 	/* a stalled server: the 300 ms timeout ends the call, which is retried */
@@ -664,8 +667,10 @@ static void test_http_zstd(void **state)
 	pthread_t th;
 	pthread_create(&th, NULL, raw_serve, &r);
 	char text[512];
-	snprintf(text, sizeof(text), "otelcol.exporter.otlphttp \"x\" {\n  client {\n    endpoint = \"http://127.0.0.1:%d\"\n"
-		 "    compression = \"zstd\"\n    headers = {\"X-Scope-OrgID\" = \"t1\"}\n  }\n}\n", ntohs(sa.sin_port));
+	snprintf(text, sizeof(text),
+		 "otelcol.exporter.otlphttp \"x\" {\n  client {\n    endpoint = \"http://127.0.0.1:%d\"\n"
+		 "    compression = \"zstd\"\n    headers = {\"X-Scope-OrgID\" = \"t1\"}\n  }\n}\n",
+		 ntohs(sa.sin_port));
 	struct otlp_export_opts o = {.retry = true, .compression = OTLP_COMPRESS_ZSTD};
 	struct otlp_export_client *cl = client_from(text, false, NULL, &o);
 	struct batch *b = batch_new();
@@ -694,10 +699,16 @@ static void test_schema(void **state)
 		const char *text;
 		bool ok;
 	} cases[] = {
-		{"otelcol.exporter.otlp \"x\" {\n client {\n endpoint = \"t:4317\"\n compression = \"zstd\"\n }\n}\n", true},
-		{"otelcol.exporter.otlp \"x\" {\n client {\n endpoint = \"t:4317\"\n compression = \"snappy\"\n }\n}\n", false},
-		{"otelcol.exporter.otlp \"x\" {\n client {\n endpoint = \"t:4317\"\n zone = \"a\"\n kubernetes_service {\n namespace = \"n\"\n name = \"tempo\"\n port = \"4317\"\n }\n }\n}\n", true},
-		{"otelcol.exporter.otlphttp \"x\" {\n client {\n endpoint = \"http://t\"\n zone_endpoint {\n url = \"http://u\"\n zone = \"b\"\n }\n }\n}\n", true},
+		{"otelcol.exporter.otlp \"x\" {\n client {\n endpoint = \"t:4317\"\n compression = \"zstd\"\n }\n}\n",
+		 true},
+		{"otelcol.exporter.otlp \"x\" {\n client {\n endpoint = \"t:4317\"\n compression = \"snappy\"\n }\n}\n",
+		 false},
+		{"otelcol.exporter.otlp \"x\" {\n client {\n endpoint = \"t:4317\"\n zone = \"a\"\n kubernetes_service "
+		 "{\n namespace = \"n\"\n name = \"tempo\"\n port = \"4317\"\n }\n }\n}\n",
+		 true},
+		{"otelcol.exporter.otlphttp \"x\" {\n client {\n endpoint = \"http://t\"\n zone_endpoint {\n url = "
+		 "\"http://u\"\n zone = \"b\"\n }\n }\n}\n",
+		 true},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct diag_list d;
@@ -717,12 +728,17 @@ static void test_schema(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_grpc_verdicts),        cmocka_unit_test(test_http_verdicts),
-		cmocka_unit_test(test_status_details),       cmocka_unit_test(test_count_items),
+		cmocka_unit_test(test_grpc_verdicts),
+		cmocka_unit_test(test_http_verdicts),
+		cmocka_unit_test(test_status_details),
+		cmocka_unit_test(test_count_items),
 		cmocka_unit_test(test_grpc_merge_and_signals),
-		cmocka_unit_test(test_grpc_request_cap),     cmocka_unit_test(test_grpc_retry_rules),
-		cmocka_unit_test(test_grpc_retry_disabled),  cmocka_unit_test(test_grpc_zones),
-		cmocka_unit_test(test_http_paths_retry_partial), cmocka_unit_test(test_http_zstd),
+		cmocka_unit_test(test_grpc_request_cap),
+		cmocka_unit_test(test_grpc_retry_rules),
+		cmocka_unit_test(test_grpc_retry_disabled),
+		cmocka_unit_test(test_grpc_zones),
+		cmocka_unit_test(test_http_paths_retry_partial),
+		cmocka_unit_test(test_http_zstd),
 		cmocka_unit_test(test_schema),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,7 +21,8 @@ static volatile sig_atomic_t stop;
 static void handler(void *ctx, const struct grpc_call *call, struct grpc_reply *reply)
 {
 	uint64_t items = 0;
-	if (strstr(call->path, "TraceService") && otlp_validate(OTLP_TRACES, call->msg, call->len, &items, NULL, 0) == 0) {
+	if (strstr(call->path, "TraceService") &&
+	    otlp_validate(OTLP_TRACES, call->msg, call->len, &items, NULL, 0) == 0) {
 		atomic_fetch_add(&spans, items);
 		atomic_fetch_add(&calls, 1);
 		return;
@@ -31,7 +32,10 @@ static void handler(void *ctx, const struct grpc_call *call, struct grpc_reply *
 	snprintf(reply->message, sizeof(reply->message), "not a valid trace export");
 }
 
-static void on_term(int sig) { stop = 1; }
+static void on_term(int sig)
+{
+	stop = 1;
+}
 
 static void write_file(const char *path, const char *text)
 {
@@ -63,7 +67,8 @@ int main(int argc, char **argv)
 	snprintf(text, sizeof(text), "%d\n", grpcserver_port(srv));
 	write_file(argv[1], text);
 	while (!stop) {
-		snprintf(text, sizeof(text), "%lu %lu %lu\n", atomic_load(&spans), atomic_load(&calls), atomic_load(&bad));
+		snprintf(text, sizeof(text), "%lu %lu %lu\n", atomic_load(&spans), atomic_load(&calls),
+			 atomic_load(&bad));
 		write_file(argv[2], text);
 		usleep(100000);
 	}
