@@ -5,8 +5,8 @@
  *
  * Sending is sinks/otlp_export.c over lib/sender (zone-aware endpoints, TLS, headers, proxy); the
  * mapping of `sending_queue` (the WAL is the queue), `retry_on_failure` and `timeout` is described in
- * sinks/otlp_export_component.c. encoding = "json" is refused at start (solder keeps OTLP as protobuf
- * end to end); the connection-pool arguments (max_idle_conns…, http2_* timeouts, cookies) are
+ * sinks/otlp_export_component.c. encoding = "json" writes OTLP/JSON (sinks/otlp_export_json.c: the
+ * merged protobuf request is unpacked and written out, costlier than protobuf); the connection-pool arguments (max_idle_conns…, http2_* timeouts, cookies) are
  * accepted and have no effect: one kept-alive connection per endpoint serves the one request in
  * flight.
  */

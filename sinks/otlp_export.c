@@ -472,6 +472,8 @@ static int64_t answer_rejected(struct otlp_export_client *cl, enum otlp_signal s
 	why[0] = 0;
 	if (!r->data || !r->data_len || r->data_truncated)
 		return 0;
+	if (cl->o.json)
+		return otlp_export_json_rejected(s, (const char *)r->data, r->data_len, why, why_len);
 	if (!cl->o.grpc)
 		return rejected_of(s, r->data, r->data_len, why, why_len);
 	const uint8_t *msg;
@@ -518,12 +520,34 @@ static void describe(struct wal_sink_outcome *out, const struct sender_response 
 }
 
 /* Sends cl->body as one request for rq; the verdict, with out filled on RETRY/DROP. */
+/* encoding = "json": cl->body becomes the request's OTLP/JSON form. */
+static int body_to_json(struct otlp_export_client *cl, enum otlp_signal sig)
+{
+	char *js;
+	size_t jlen;
+	int rc = otlp_export_to_json(sig, cl->body.p, cl->body.len, &js, &jlen);
+	if (rc < 0)
+		return rc;
+	if ((rc = buf_reserve(&cl->body, jlen)) == 0) {
+		memcpy(cl->body.p, js, jlen);
+		cl->body.len = jlen;
+	}
+	free(js);
+	return rc;
+}
+
 static enum wal_sink_result send_request(struct otlp_export_client *cl, const struct request *rq,
 					 struct wal_sink_outcome *out, const char **reason)
 {
 	const uint8_t *data;
 	size_t len;
-	int rc = wire_form(cl, &data, &len);
+	int rc = cl->o.json ? body_to_json(cl, rq->sig) : 0;
+	if (rc < 0) {
+		snprintf(out->message, sizeof(out->message), "cannot write the request as JSON: %s", strerror(-rc));
+		*reason = "json";
+		return rc == -ENOMEM ? WAL_SINK_RETRY : WAL_SINK_DROP;
+	}
+	rc = wire_form(cl, &data, &len);
 	if (rc < 0) {
 		snprintf(out->message, sizeof(out->message), "cannot compress the request: %s", strerror(-rc));
 		*reason = "compression";
@@ -544,7 +568,8 @@ static enum wal_sink_result send_request(struct otlp_export_client *cl, const st
 		v = otlp_export_grpc_verdict(resp.status, resp.grpc_status, resp.grpc_retry_delay_ms, reason);
 		out->retry_after_ms = resp.grpc_retry_delay_ms;
 	} else {
-		h[nh++] = (struct sender_header){"Content-Type", "application/x-protobuf"};
+		h[nh++] = (struct sender_header){"Content-Type",
+						 cl->o.json ? "application/json" : "application/x-protobuf"};
 		if (enc)
 			h[nh++] = (struct sender_header){"Content-Encoding", (char *)enc};
 		struct sender *s = cl->per_signal[rq->sig] ? cl->per_signal[rq->sig] : cl->def;

@@ -32,7 +32,8 @@ struct otlp_export_client;
 enum otlp_export_compression { OTLP_COMPRESS_NONE = 0, OTLP_COMPRESS_GZIP, OTLP_COMPRESS_ZSTD };
 
 struct otlp_export_opts {
-	bool grpc; /* gRPC (sender made with cfg.grpc) or OTLP/HTTP protobuf */
+	bool grpc; /* gRPC (sender made with cfg.grpc) or OTLP/HTTP */
+	bool json; /* OTLP/HTTP with encoding = "json" (sinks/otlp_export_json.c) */
 	enum otlp_export_compression compression;
 	size_t max_request_bytes;	   /* merged request size cap before compression; 0 = 4 MiB - 64 KiB */
 	bool retry;			   /* retry_on_failure.enabled: false turns RETRY into a drop */
@@ -76,6 +77,12 @@ enum wal_sink_result otlp_export_grpc_verdict(long http_status, int grpc_status,
 					      const char **reason);
 /* The same for OTLP/HTTP: 2xx ok; no answer, 429 and 5xx retry; other 4xx drop ("http_400", …). */
 enum wal_sink_result otlp_export_http_verdict(long http_status, const char **reason);
+
+/* ---- OTLP/JSON (sinks/otlp_export_json.c) ---- */
+/* The OTLP/JSON form of an Export*ServiceRequest, malloc'd. 0, -EINVAL (does not unpack) or -ENOMEM. */
+int otlp_export_to_json(enum otlp_signal s, const uint8_t *pb, size_t len, char **out, size_t *out_len);
+/* partialSuccess.rejected<Items> of a JSON Export*ServiceResponse (0 when absent), its errorMessage in why. */
+int64_t otlp_export_json_rejected(enum otlp_signal s, const char *body, size_t len, char *why, size_t why_len);
 
 /* ---- the components (sinks/otlp_export_component.c) ---- */
 struct cfg_body;

@@ -181,10 +181,7 @@ static int make_client(struct otlp_exporter *e, const struct cfg_body *args, boo
 		return -EINVAL;
 	}
 	const char *enc = cfg_string(args, "encoding");
-	if (!grpc && enc && strcmp(enc, "proto") != 0) {
-		log_error(id, "unsupported encoding (solder's otlphttp sends protobuf)", "encoding=%s", enc);
-		return -EINVAL;
-	}
+	o.json = !grpc && enc && !strcmp(enc, "json");
 	size_t cur = 0;
 	const struct cfg_block *retry = cfg_next_block(args, "retry_on_failure", &cur);
 	if (retry) {

@@ -221,6 +221,63 @@ static void test_count_items(void **state)
 	batch_free(b);
 }
 
+/* protobuf → our OTLP/JSON → lib/otlp's JSON reader → protobuf gives the same message back. */
+static void test_json_round_trip(void **state)
+{
+	static const struct {
+		enum otlp_signal sig;
+		const char *json;
+		const char *expect; /* a piece of our JSON */
+	} cases[] = {
+		{OTLP_TRACES,
+		 "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{"
+		 "\"stringValue\":\"q\\\"x\"}}]},"
+		 "\"scopeSpans\":[{\"spans\":[{\"traceId\":\"5b8efff798038103d269b633813fc60c\",\"spanId\":"
+		 "\"eee19b7ec3c1b174\","
+		 "\"parentSpanId\":\"eee19b7ec3c1b173\",\"name\":\"n\",\"kind\":2,\"startTimeUnixNano\":"
+		 "\"1544712660000000000\","
+		 "\"attributes\":[{\"key\":\"i\",\"value\":{\"intValue\":\"-7\"}},{\"key\":\"b\",\"value\":{"
+		 "\"bytesValue\":\"AQID\"}}],"
+		 "\"status\":{\"code\":2}}]}]}]}",
+		 "\"traceId\":\"5b8efff798038103d269b633813fc60c\",\"spanId\":\"eee19b7ec3c1b174\",\"parentSpanId\":"
+		 "\"eee19b7ec3c1b173\""},
+		{OTLP_METRICS,
+		 "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"name\":\"h\",\"histogram\":{\"dataPoints\":"
+		 "[{"
+		 "\"count\":\"3\",\"sum\":0,\"bucketCounts\":[\"1\",\"2\"],\"explicitBounds\":[1.5]}],"
+		 "\"aggregationTemporality\":2}}]}]}]}",
+		 "\"sum\":0"},
+		{OTLP_LOGS,
+		 "{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{\"timeUnixNano\":\"1\",\"severityNumber\":9,"
+		 "\"body\":{\"kvlistValue\":{\"values\":[{\"key\":\"k\",\"value\":{\"doubleValue\":2.5}}]}},"
+		 "\"traceId\":\"00ff\"}]}]}]}",
+		 "\"severityNumber\":9"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t *pb1, *pb2;
+		size_t len1, len2, jlen;
+		char *js, err[128];
+		if (otlp_from_json(cases[i].sig, cases[i].json, strlen(cases[i].json), 1 << 20, &pb1, &len1, err,
+				   sizeof(err)))
+			fail_msg("case %zu: %s", i, err);
+		assert_int_equal(otlp_export_to_json(cases[i].sig, pb1, len1, &js, &jlen), 0);
+		if (!strstr(js, cases[i].expect))
+			fail_msg("case %zu: %s lacks %s", i, js, cases[i].expect);
+		if (otlp_from_json(cases[i].sig, js, jlen, 1 << 20, &pb2, &len2, err, sizeof(err)))
+			fail_msg("case %zu: our JSON does not read back: %s: %s", i, err, js);
+		if (len1 != len2 || memcmp(pb1, pb2, len1) != 0)
+			fail_msg("case %zu: round trip differs: %s", i, js);
+		free(pb1);
+		free(pb2);
+		free(js);
+	}
+	char why[64];
+	const char *answer = "{\"partialSuccess\":{\"rejectedSpans\":\"3\",\"errorMessage\":\"old\"}}";
+	assert_int_equal(otlp_export_json_rejected(OTLP_TRACES, answer, strlen(answer), why, sizeof(why)), 3);
+	assert_string_equal(why, "old");
+	assert_int_equal(otlp_export_json_rejected(OTLP_TRACES, "{}", 2, why, sizeof(why)), 0);
+}
+
 /* ---- a scripted gRPC server ---- */
 
 struct script {
@@ -732,6 +789,7 @@ int main(void)
 		cmocka_unit_test(test_http_verdicts),
 		cmocka_unit_test(test_status_details),
 		cmocka_unit_test(test_count_items),
+		cmocka_unit_test(test_json_round_trip),
 		cmocka_unit_test(test_grpc_merge_and_signals),
 		cmocka_unit_test(test_grpc_request_cap),
 		cmocka_unit_test(test_grpc_retry_rules),

@@ -69,9 +69,9 @@ otelcol.receiver.otlp "in" {
 	grpc { endpoint = "127.0.0.1:0" }
 	http { endpoint = "127.0.0.1:0" }
 	output {
-		traces  = [otelcol.exporter.otlp.tempo.input, otelcol.exporter.otlphttp.gz.input, otelcol.exporter.otlphttp.zs.input, otelcol.exporter.otlp.tls.input]
-		logs    = [otelcol.exporter.otlp.tempo.input, otelcol.exporter.otlphttp.gz.input, otelcol.exporter.otlphttp.zs.input]
-		metrics = [otelcol.exporter.otlp.tempo.input, otelcol.exporter.otlphttp.gz.input, otelcol.exporter.otlphttp.zs.input]
+		traces  = [otelcol.exporter.otlp.tempo.input, otelcol.exporter.otlphttp.gz.input, otelcol.exporter.otlphttp.zs.input, otelcol.exporter.otlp.tls.input, otelcol.exporter.otlphttp.js.input]
+		logs    = [otelcol.exporter.otlp.tempo.input, otelcol.exporter.otlphttp.gz.input, otelcol.exporter.otlphttp.zs.input, otelcol.exporter.otlphttp.js.input]
+		metrics = [otelcol.exporter.otlp.tempo.input, otelcol.exporter.otlphttp.gz.input, otelcol.exporter.otlphttp.zs.input, otelcol.exporter.otlphttp.js.input]
 	}
 }
 otelcol.exporter.otlp "tempo" {
@@ -104,6 +104,11 @@ otelcol.exporter.otlphttp "zs" {
 		compression = "zstd"
 	}
 	traces_endpoint = "http://127.0.0.1:$H2_PORT/custom/v1/traces"
+	$RETRY
+}
+otelcol.exporter.otlphttp "js" {
+	client { endpoint = "http://127.0.0.1:$H2_PORT/json" }
+	encoding = "json"
 	$RETRY
 }
 CFG
@@ -162,6 +167,8 @@ for proto in grpc proto; do
 	for cap in G H1 H2; do
 		check "JS SDK ($proto) → $cap: spans, logs and metrics arrive intact" wait_for 10 intact $cap $proto
 	done
+	json_intact() { grep '"content_type": "application/json".*"prefix": "/json"' "$TMP/H2.jsonl" >"$TMP/J.jsonl"; intact J "$1"; }
+	check "JS SDK ($proto) → otlphttp encoding=json: intact (OTLP/JSON read by json_format)" wait_for 10 json_intact $proto
 done
 tls_spans() { arrived T parent-grpc && arrived T child-grpc && arrived T parent-proto; }
 check "gRPC over TLS (ALPN h2, verified against ca_file): spans arrive" wait_for 10 tls_spans

@@ -18,6 +18,7 @@ from concurrent import futures
 
 import grpc
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import otlp_capture_common as common  # noqa: E402
 
