@@ -172,6 +172,7 @@ for proto in grpc proto; do
 done
 tls_spans() { arrived T parent-grpc && arrived T child-grpc && arrived T parent-proto; }
 check "gRPC over TLS (ALPN h2, verified against ca_file): spans arrive" wait_for 10 tls_spans
+check "client.headers sent with every gRPC call" sh -c "! grep -v '\"org\": \"it\"' '$TMP/G.jsonl' | grep -q ."
 check "otlphttp.gz: gzip to <endpoint>/v1/traces" grep -q '"encoding": "gzip".*"prefix": "/gz".*"signal": "traces"' "$TMP/H1.jsonl"
 check "otlphttp.zs: zstd to traces_endpoint, logs to <endpoint>/v1/logs" \
 	sh -c "grep -q '\"encoding\": \"zstd\".*\"prefix\": \"/custom\".*\"signal\": \"traces\"' '$TMP/H2.jsonl' &&

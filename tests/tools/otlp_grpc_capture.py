@@ -79,10 +79,11 @@ def make_handler(signal_name, classes, script, recorder):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "undecodable")
         md = dict(context.invocation_metadata())
         summary = common.summarize(signal_name, req)
+        extra = {"org": md.get("x-scope-orgid", ""), "user_agent": md.get("user-agent", "")}
         if verb == "PARTIAL":
-            recorder.record(summary, partial=int(action[1]), encoding=md.get("grpc-encoding", ""))
+            recorder.record(summary, partial=int(action[1]), **extra)
             return common.partial_success(signal_name, int(action[1]))
-        recorder.record(summary, encoding=md.get("grpc-encoding", ""))
+        recorder.record(summary, **extra)
         return b""
 
     return export
