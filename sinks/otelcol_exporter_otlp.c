@@ -6,10 +6,14 @@
  * sink shares; the OTLP-specific part (merging payloads, gRPC framing and compression, reading
  * grpc-status, RetryInfo and partial_success) is sinks/otlp_export.c, and the mapping of
  * `sending_queue` (the WAL is the queue), `retry_on_failure` and `timeout` is described in
- * sinks/otlp_export_component.c. The client's zone-endpoint arguments are solder's (DESIGN §7);
+ * sinks/otlp_export_component.c. The client's zone-endpoint arguments are solder's (DESIGN §7; a
+ * zone_endpoint's url carries its scheme, http:// for h2c);
  * `balancer_name`, `keepalive`, `wait_for_ready` and the buffer sizes are accepted and have no effect
- * (one HTTP/2 connection per endpoint, kept alive by libcurl). `auth` needs an otelcol.auth component,
- * which solder does not have, so no valid config can set it.
+ * (one HTTP/2 connection per endpoint, kept alive by libcurl over TLS; h2c connects per call on libcurl
+ * before 8.0, whose h2c connection reuse is broken — see lib/sender.c). `auth` needs an otelcol.auth component,
+ * which solder does not have, so no valid config can set it. From `tls`: ca/cert/key (file or PEM),
+ * server_name, insecure, insecure_skip_verify and min_version apply; max_version, cipher_suites,
+ * curve_preferences, reload_interval and include_system_ca_certs_pool are accepted and not applied.
  */
 #include "config/common_blocks.h"
 #include "pipeline/component.h"

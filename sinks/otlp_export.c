@@ -281,7 +281,7 @@ enum wal_sink_result otlp_export_http_verdict(long http_status, const char **rea
 		*reason = http_status == 0 ? "transport" : http_status == 429 ? "http_429" : "http_5xx";
 		return WAL_SINK_RETRY;
 	}
-	*reason = names[7];
+	*reason = http_status >= 400 ? names[7] : "http_other"; /* 1xx/3xx as a final answer: not OTLP */
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
 		if (codes[i] == http_status)
 			*reason = names[i];

@@ -172,7 +172,7 @@ static void test_http_verdicts(void **state)
 		{200, WAL_SINK_OK, "ok"},	   {204, WAL_SINK_OK, "ok"},	      {429, WAL_SINK_RETRY, "http_429"},
 		{502, WAL_SINK_RETRY, "http_5xx"}, {503, WAL_SINK_RETRY, "http_5xx"}, {504, WAL_SINK_RETRY, "http_5xx"},
 		{0, WAL_SINK_RETRY, "transport"},  {400, WAL_SINK_DROP, "http_400"},  {401, WAL_SINK_DROP, "http_401"},
-		{413, WAL_SINK_DROP, "http_413"},  {418, WAL_SINK_DROP, "http_4xx"},
+		{413, WAL_SINK_DROP, "http_413"},  {418, WAL_SINK_DROP, "http_4xx"}, {302, WAL_SINK_DROP, "http_other"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *reason = NULL;
