@@ -169,10 +169,12 @@ static void test_http_verdicts(void **state)
 		enum wal_sink_result want;
 		const char *reason;
 	} cases[] = {
-		{200, WAL_SINK_OK, "ok"},	   {204, WAL_SINK_OK, "ok"},	      {429, WAL_SINK_RETRY, "http_429"},
-		{502, WAL_SINK_RETRY, "http_5xx"}, {503, WAL_SINK_RETRY, "http_5xx"}, {504, WAL_SINK_RETRY, "http_5xx"},
-		{0, WAL_SINK_RETRY, "transport"},  {400, WAL_SINK_DROP, "http_400"},  {401, WAL_SINK_DROP, "http_401"},
-		{413, WAL_SINK_DROP, "http_413"},  {418, WAL_SINK_DROP, "http_4xx"}, {302, WAL_SINK_DROP, "http_other"},
+		{200, WAL_SINK_OK, "ok"},	   {204, WAL_SINK_OK, "ok"},
+		{429, WAL_SINK_RETRY, "http_429"}, {502, WAL_SINK_RETRY, "http_5xx"},
+		{503, WAL_SINK_RETRY, "http_5xx"}, {504, WAL_SINK_RETRY, "http_5xx"},
+		{0, WAL_SINK_RETRY, "transport"},  {400, WAL_SINK_DROP, "http_400"},
+		{401, WAL_SINK_DROP, "http_401"},  {413, WAL_SINK_DROP, "http_413"},
+		{418, WAL_SINK_DROP, "http_4xx"},  {302, WAL_SINK_DROP, "http_other"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *reason = NULL;
@@ -750,6 +752,108 @@ static void test_http_zstd(void **state)
 	otlp_export_client_free(cl);
 }
 
+/* ---- the components in the runtime, with a WAL: receiver → WAL → both exporters ---- */
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	getsockname(fd, (struct sockaddr *)&sa, &sl);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+static int calls_of(pthread_mutex_t *lock, const size_t *calls)
+{
+	pthread_mutex_lock(lock);
+	int n = (int)*calls;
+	pthread_mutex_unlock(lock);
+	return n;
+}
+
+static void wait_calls(pthread_mutex_t *lock, const size_t *calls, int want)
+{
+	for (int i = 0; i < 1000 && calls_of(lock, calls) < want; i++)
+		usleep(10000);
+	assert_true(calls_of(lock, calls) >= want);
+}
+
+static void test_component_end_to_end(void **state)
+{
+	struct fake_grpc f;
+	grpc_serve(&f);
+	static struct fake_http hf = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct httpserver_options ho = {.listen = "127.0.0.1:0"};
+	struct httpserver *hs;
+	assert_int_equal(httpserver_start(&ho, &hs), 0);
+	assert_int_equal(httpserver_route(hs, "POST", "/v1/traces", HTTP_ROUTE_EXACT, http_handler, &hf), 0);
+	int in_port = free_port();
+	char dir[] = "/tmp/otlpexp-XXXXXX", cfg[2048], cmd[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(cfg, sizeof(cfg),
+		 "otelcol.receiver.otlp \"in\" {\n  grpc { endpoint = \"127.0.0.1:%d\" }\n"
+		 "  output { traces = [otelcol.exporter.otlp.x.input, otelcol.exporter.otlphttp.y.input] }\n}\n"
+		 "otelcol.exporter.otlp \"x\" {\n  client {\n    endpoint = \"127.0.0.1:%d\"\n    tls { insecure = "
+		 "true }\n  }\n"
+		 "  retry_on_failure { initial_interval = \"20ms\" }\n}\n"
+		 "otelcol.exporter.otlphttp \"y\" {\n  client { endpoint = \"http://127.0.0.1:%d\" }\n"
+		 "  retry_on_failure { initial_interval = \"20ms\" }\n}\n",
+		 in_port, grpcserver_port(f.srv), httpserver_port(hs));
+	struct harness h;
+	harness_start_with_wal(&h, cfg, dir);
+
+	/* our own gRPC client sends to the receiver; acknowledged means durable in both WAL streams */
+	struct sender_config sc = {0};
+	sc.urls = calloc(1, sizeof(char *));
+	sc.zones = calloc(1, sizeof(char *));
+	assert_int_equal(asprintf(&sc.urls[0], "http://127.0.0.1:%d", in_port) > 0, 1);
+	sc.nurls = 1;
+	sc.grpc = true;
+	struct sender *client;
+	assert_int_equal(sender_new(&sc, NULL, &client), 0);
+	script(&f, (struct script){GRPC_UNAVAILABLE}); /* the exporter retries it */
+	for (int i = 0; i < 2; i++) {
+		const char *name = i ? "e2e-2" : "e2e-1";
+		size_t len;
+		uint8_t *msg = trace_payload(&name, 1, &len);
+		uint8_t *framed = malloc(len + GRPC_FRAME_HEADER);
+		grpc_frame_header(framed, len);
+		memcpy(framed + GRPC_FRAME_HEADER, msg, len);
+		struct sender_response r;
+		for (int tries = 0; tries < 100; tries++) { /* the receiver may still be starting */
+			sender_post_grpc(client, otlp_export_grpc_path(OTLP_TRACES), framed, len + GRPC_FRAME_HEADER,
+					 NULL, 0, &r);
+			if (r.grpc_status == GRPC_OK)
+				break;
+			usleep(20000);
+		}
+		assert_int_equal(r.grpc_status, GRPC_OK);
+		free(framed);
+		free(msg);
+	}
+	wait_calls(&f.lock, &f.calls, 2); /* UNAVAILABLE, then both spans (in one call or two) */
+	wait_calls(&hf.lock, &hf.calls, 1);
+	char all[1024] = "";
+	for (int tries = 0; tries < 500 && !(strstr(all, "e2e-1") && strstr(all, "e2e-2")); tries++) {
+		usleep(10000);
+		pthread_mutex_lock(&f.lock);
+		all[0] = 0;
+		for (size_t i = 0; i < f.calls && i < 16; i++)
+			snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s;", f.names[i]);
+		pthread_mutex_unlock(&f.lock);
+	}
+	assert_non_null(strstr(all, "e2e-1"));
+	assert_non_null(strstr(all, "e2e-2"));
+	sender_free(client);
+	harness_stop(&h);
+	grpcserver_stop(f.srv);
+	httpserver_stop(hs);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_schema(void **state)
 {
 	static const struct {
@@ -798,6 +902,7 @@ int main(void)
 		cmocka_unit_test(test_http_paths_retry_partial),
 		cmocka_unit_test(test_http_zstd),
 		cmocka_unit_test(test_schema),
+		cmocka_unit_test(test_component_end_to_end),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
