@@ -7,7 +7,8 @@
  * lowerCamelCase, trace_id / span_id / parent_span_id as lowercase hex (other bytes base64), enums as
  * integers, 64-bit integers as decimal strings, fields at their default value left out, a oneof's set
  * member written under its own name (our protos' proto3 `optional` is a one-member oneof, so presence
- * is kept). Non-finite doubles are written as "NaN" / "Infinity" / "-Infinity". JSON costs an unpack
+ * is kept). Non-finite doubles are written as "NaN" / "Infinity" / "-Infinity", and string bytes that
+ * are not UTF-8 as U+FFFD (protobuf-c accepts them; JSON cannot carry them). JSON costs an unpack
  * and a full walk, unlike the protobuf path: it exists for backends that only take JSON.
  */
 #include <errno.h>
@@ -67,6 +68,24 @@ static void putf(struct jbuf *b, const char *fmt, ...)
 	put(b, tmp, n < 0 ? 0 : (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one (overlong, surrogate, past
+ * U+10FFFF, cut short). */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0];
+	size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+	if (c > 0xf4 || !len || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) || (c == 0xf0 && p[1] < 0x90) ||
+	    (c == 0xf4 && p[1] > 0x8f))
+		return 0;
+	return len;
+}
+
+/* A JSON string; bytes that are not UTF-8 (protobuf-c does not check) become U+FFFD, as Go's encoder does. */
 static void put_string(struct jbuf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -74,6 +93,17 @@ static void put_string(struct jbuf *b, const char *s, size_t n)
 	size_t start = 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x80) {
+			size_t l = utf8_len((const unsigned char *)s + i, n - i);
+			if (l) {
+				i += l - 1;
+				continue;
+			}
+			put(b, s + start, i - start);
+			puts_(b, "\xef\xbf\xbd");
+			start = i + 1;
+			continue;
+		}
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
 		put(b, s + start, i - start);

@@ -4,11 +4,15 @@
  * first byte picks the signal). Never a crash; whatever otlp_validate accepts, protobuf-c accepts
  * (with as many spans / log records, and never more data points: a Metric that sets several members of
  * its data oneof keeps only the last); and on every accepted request the exporter's counter succeeds
- * with otlp_validate's count, since it is what the exporter's self-metrics report.
+ * with otlp_validate's count, since it is what the exporter's self-metrics report. Accepted requests
+ * also go through otlphttp's OTLP/JSON writer and back through lib/otlp's JSON reader with as many
+ * items as protobuf-c saw; and the same bytes, read as a grpc-status-details-bin value, never crash
+ * the RetryInfo parser.
  */
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "lib/grpc.h"
 #include "lib/otlp.h"
 #include "sinks/otlp_export.h"
 
@@ -32,5 +36,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (c != 0 || counted != wire)
 		abort(); /* the exporter would miscount (or drop) a request the receiver accepted */
+	int64_t delay;
+	grpc_status_details_retry_delay((const char *)pb, len, &delay);
+	char *js;
+	size_t jlen;
+	if (otlp_export_to_json(s, pb, len, &js, &jlen) != 0)
+		abort();
+	uint8_t *back;
+	size_t back_len;
+	uint64_t again = 0;
+	if (otlp_from_json(s, js, jlen, 64u << 20, &back, &back_len, err, sizeof(err)) != 0 ||
+	    otlp_validate(s, back, back_len, &again, err, sizeof(err)) != 0 || again != unpacked)
+		abort(); /* our JSON does not read back as the same request */
+	free(back);
+	free(js);
 	return 0;
 }
