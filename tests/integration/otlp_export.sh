@@ -228,6 +228,9 @@ py h-partial
 check "HTTP partial success: arrives once, rejected counted" \
 	wait_for 10 sh -c "[ \$(grep -c h-partial '$TMP/H1.jsonl') = 1 ] && curl -s http://127.0.0.1:$PORT/metrics | grep -q 'solder_otlp_exporter_rejected_items_total{$GZ,signal=\"traces\"} 1'"
 
+check "gRPC over TLS: several calls, none failed" sh -c "[ \$(grep -c . '$TMP/T.jsonl') -ge 3 ] &&
+	[ \"\$(curl -s http://127.0.0.1:$PORT/metrics | grep -c 'solder_otlp_exporter_retries_total{component_id=\"otelcol.exporter.otlp.tls\"')\" = 0 ]"
+
 # ---- the backend down while solder is killed: nothing acknowledged is lost ----
 kill "$G_PID"
 wait "$G_PID" 2>/dev/null
