@@ -21,9 +21,8 @@ extern const struct component_ops container_logs_ops, discovery_relabel_ops, loc
 	loki_source_journal_ops, loki_write_ops, metrics_echo_ops, otelcol_receiver_otlp_ops, otlp_echo_ops,
 	prometheus_exporter_self_ops, prometheus_relabel_ops, prometheus_remote_write_ops, prometheus_scrape_ops,
 	wal_block_ops, zone_block_ops;
-extern const struct component_ops otelcol_exporter_loki_ops, otelcol_processor_batch_ops,
-	otelcol_processor_memory_limiter_ops;
-extern const struct component_ops otelcol_exporter_prometheus_ops;
+extern const struct component_ops otelcol_exporter_loki_ops, otelcol_exporter_otlp_ops, otelcol_exporter_otlphttp_ops,
+	otelcol_exporter_prometheus_ops, otelcol_processor_batch_ops, otelcol_processor_memory_limiter_ops;
 
 /* One line per component: its schema and, when this build can run it, its implementation. */
 static const struct registry_entry {
@@ -42,8 +41,8 @@ static const struct registry_entry {
 	{ &loki_source_journal_schema, &loki_source_journal_ops },
 	{ &loki_write_schema, &loki_write_ops },
 	{ &otelcol_exporter_loki_schema, &otelcol_exporter_loki_ops },
-	{ &otelcol_exporter_otlp_schema, NULL },
-	{ &otelcol_exporter_otlphttp_schema, NULL },
+	{ &otelcol_exporter_otlp_schema, &otelcol_exporter_otlp_ops },
+	{ &otelcol_exporter_otlphttp_schema, &otelcol_exporter_otlphttp_ops },
 	{ &otelcol_exporter_prometheus_schema, &otelcol_exporter_prometheus_ops },
 	{ &otelcol_processor_batch_schema, &otelcol_processor_batch_ops },
 	{ &otelcol_processor_memory_limiter_schema, &otelcol_processor_memory_limiter_ops },

@@ -4,6 +4,9 @@
  * A unary call's request body is exactly one length-prefixed message; anything else is malformed.
  * The declared length is checked against the receive limit before any byte of it is buffered or
  * inflated, and gunzip stops at the limit, so a small compressed body cannot expand without bound.
+ *
+ * The client helpers (frame flag, grpc-message decoding, RetryInfo from grpc-status-details-bin) read
+ * what a server sends with the same care: a bounded, hand-written protobuf walk over a fixed message.
  */
 #include "lib/grpc.h"
 
@@ -268,7 +271,197 @@ const char *grpc_status_name(enum grpc_status code)
 		return "UNAVAILABLE";
 	case GRPC_DATA_LOSS:
 		return "DATA_LOSS";
+	case GRPC_ALREADY_EXISTS:
+		return "ALREADY_EXISTS";
+	case GRPC_PERMISSION_DENIED:
+		return "PERMISSION_DENIED";
+	case GRPC_OUT_OF_RANGE:
+		return "OUT_OF_RANGE";
+	case GRPC_UNAUTHENTICATED:
+		return "UNAUTHENTICATED";
 	default:
 		return "UNKNOWN";
 	}
+}
+
+/* ---- client side ---- */
+
+void grpc_frame_header_flag(uint8_t out[GRPC_FRAME_HEADER], size_t msg_len, int compressed)
+{
+	grpc_frame_header(out, msg_len);
+	out[0] = compressed ? 1 : 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+void grpc_message_decode(const char *in, size_t len, char *out, size_t out_len)
+{
+	size_t o = 0;
+	if (!out_len)
+		return;
+	for (size_t i = 0; i < len && o + 1 < out_len; i++) {
+		int hi = i + 2 < len && in[i] == '%' ? hexval(in[i + 1]) : -1, lo = hi >= 0 ? hexval(in[i + 2]) : -1;
+		if (lo >= 0) {
+			out[o++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			out[o++] = in[i];
+		}
+	}
+	out[o] = 0;
+}
+
+static int unbase64(const char *in, size_t len, uint8_t *out, size_t cap, size_t *out_len)
+{
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = in[i];
+		int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+			: c >= 'a' && c <= 'z' ? c - 'a' + 26
+			: c >= '0' && c <= '9' ? c - '0' + 52
+			: c == '+' || c == '-' ? 62
+			: c == '/' || c == '_' ? 63
+					       : -1;
+		if (c == '=' || c == '\r' || c == '\n' || c == ' ')
+			continue;
+		if (v < 0)
+			return -EINVAL;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o == cap)
+				return -EINVAL;
+			out[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	*out_len = o;
+	return 0;
+}
+
+/* One field of a protobuf message: number, wire type, and its varint value or bytes. */
+struct pb_field {
+	uint32_t num, type;
+	uint64_t v;
+	const uint8_t *p;
+	size_t len;
+};
+
+static int pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (int shift = 0; shift < 64; shift += 7) {
+		if (*p == end)
+			return -EINVAL;
+		uint8_t c = *(*p)++;
+		*v |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80))
+			return 0;
+	}
+	return -EINVAL;
+}
+
+/* Reads the next field at *p; 1 when one was read, 0 at the end, -EINVAL when malformed. */
+static int pb_next(const uint8_t **p, const uint8_t *end, struct pb_field *f)
+{
+	uint64_t key;
+	if (*p == end)
+		return 0;
+	if (pb_varint(p, end, &key) < 0 || key >> 3 == 0 || key >> 3 > UINT32_MAX)
+		return -EINVAL;
+	f->num = (uint32_t)(key >> 3);
+	f->type = key & 7;
+	switch (f->type) {
+	case 0:
+		return pb_varint(p, end, &f->v) < 0 ? -EINVAL : 1;
+	case 1:
+	case 5: {
+		size_t n = f->type == 1 ? 8 : 4;
+		if ((size_t)(end - *p) < n)
+			return -EINVAL;
+		*p += n;
+		return 1;
+	}
+	case 2:
+		if (pb_varint(p, end, &f->v) < 0 || f->v > (uint64_t)(end - *p))
+			return -EINVAL;
+		f->p = *p;
+		f->len = (size_t)f->v;
+		*p += f->len;
+		return 1;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* RetryInfo{retry_delay: Duration{seconds, nanos}} → ms. */
+static int retry_info_delay(const uint8_t *p, const uint8_t *end, int64_t *ms)
+{
+	struct pb_field f, d;
+	int rc;
+	int64_t secs = 0, nanos = 0;
+	while ((rc = pb_next(&p, end, &f)) > 0) {
+		if (f.num != 1 || f.type != 2)
+			continue;
+		const uint8_t *q = f.p, *qend = f.p + f.len;
+		while ((rc = pb_next(&q, qend, &d)) > 0) {
+			if (d.type == 0 && d.num == 1)
+				secs = (int64_t)d.v;
+			else if (d.type == 0 && d.num == 2)
+				nanos = (int64_t)(int32_t)d.v;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	if (rc < 0)
+		return rc;
+	if (secs < 0 || nanos < 0)
+		secs = nanos = 0;
+	if (secs > 86400)
+		secs = 86400;
+	*ms = secs * 1000 + (nanos + 999999) / 1000000;
+	return 0;
+}
+
+int grpc_status_details_retry_delay(const char *b64, size_t len, int64_t *delay_ms)
+{
+	static const char retry_url[] = "type.googleapis.com/google.rpc.RetryInfo";
+	uint8_t buf[2048];
+	size_t n;
+	if (unbase64(b64, len, buf, sizeof(buf), &n) < 0)
+		return -EINVAL;
+	const uint8_t *p = buf, *end = buf + n;
+	struct pb_field f, a;
+	int rc, found = -ENOENT;
+	while ((rc = pb_next(&p, end, &f)) > 0) {
+		if (f.num != 3 || f.type != 2) /* Status.details: repeated Any */
+			continue;
+		const uint8_t *q = f.p, *qend = f.p + f.len, *value = NULL;
+		size_t value_len = 0;
+		bool retry = false;
+		while ((rc = pb_next(&q, qend, &a)) > 0) {
+			if (a.num == 1 && a.type == 2)
+				retry = a.len == sizeof(retry_url) - 1 && !memcmp(a.p, retry_url, a.len);
+			else if (a.num == 2 && a.type == 2) {
+				value = a.p;
+				value_len = a.len;
+			}
+		}
+		if (rc < 0)
+			return rc;
+		if (retry && value && retry_info_delay(value, value + value_len, delay_ms) == 0)
+			found = 0;
+	}
+	return rc < 0 ? rc : found;
 }

@@ -18,13 +18,17 @@ enum grpc_status {
 	GRPC_INVALID_ARGUMENT = 3,
 	GRPC_DEADLINE_EXCEEDED = 4,
 	GRPC_NOT_FOUND = 5,
+	GRPC_ALREADY_EXISTS = 6,
+	GRPC_PERMISSION_DENIED = 7,
 	GRPC_RESOURCE_EXHAUSTED = 8,
 	GRPC_FAILED_PRECONDITION = 9,
 	GRPC_ABORTED = 10,
+	GRPC_OUT_OF_RANGE = 11,
 	GRPC_UNIMPLEMENTED = 12,
 	GRPC_INTERNAL = 13,
 	GRPC_UNAVAILABLE = 14,
 	GRPC_DATA_LOSS = 15,
+	GRPC_UNAUTHENTICATED = 16,
 };
 
 #define GRPC_FRAME_HEADER 5
@@ -57,5 +61,19 @@ void grpc_message_encode(const char *text, char *out, size_t out_len);
 int grpc_status_details(enum grpc_status code, const char *message, int64_t retry_delay_ms, char *out, size_t out_len);
 
 const char *grpc_status_name(enum grpc_status code);
+
+/* ---- client side (otelcol.exporter.otlp through lib/sender) ---- */
+
+/* Writes the 5-byte header of a message of msg_len bytes, compressed (flag 1) or not. */
+void grpc_frame_header_flag(uint8_t out[GRPC_FRAME_HEADER], size_t msg_len, int compressed);
+
+/* Undoes grpc_message_encode's percent-encoding (a malformed escape is kept as is); NUL-terminates. */
+void grpc_message_decode(const char *in, size_t len, char *out, size_t out_len);
+
+/*
+ * Reads grpc-status-details-bin (base64 of a google.rpc.Status, padded or not) and sets *delay_ms to
+ * the retry_delay of its google.rpc.RetryInfo detail. 0, -ENOENT (no RetryInfo) or -EINVAL (malformed).
+ */
+int grpc_status_details_retry_delay(const char *b64, size_t len, int64_t *delay_ms);
 
 #endif

@@ -14,6 +14,11 @@
  * Metric children are looked up per request and never cached, so a sender freed while its successor
  * (same component id, after a reload) runs can remove its children without leaving anyone a dangling
  * pointer: the successor's next request creates them again.
+ *
+ * gRPC (otelcol.exporter.otlp) rides the same handle: HTTP/2 by prior knowledge on http:// (h2c) and
+ * by ALPN on https://, the method path appended to the endpoint's URL, and grpc-status read in the
+ * header callback, which libcurl also calls for HTTP/2 trailers — so zone choice, circuits, TLS,
+ * credentials and headers stay here for both protocols. One call at a time per sender, as for HTTP.
  */
 #include "lib/sender.h"
 
@@ -31,6 +36,7 @@
 #include "config/config.h"
 #include "lib/agent_zone.h"
 #include "lib/endpoints.h"
+#include "lib/grpc.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 
@@ -70,6 +76,8 @@ struct sender {
 	uint64_t posts;                       /* requests sent, to refresh circuit gauges now and then */
 	char *last_url;                       /* resp->url of the last request */
 	char chosen[3][256];                  /* url, address, zone of the endpoint chosen last */
+	uint8_t *data;                        /* the answer body (resp->data) */
+	size_t data_cap;
 	/* per request */
 	struct sender_response *resp;
 };
@@ -281,12 +289,60 @@ static enum status_class class_of(long status)
 	return status >= 500 ? CLASS_5XX : CLASS_OTHER;
 }
 
+/* A header line's value without the name, the colon and surrounding white space. */
+static const char *header_value(const char *buf, size_t len, size_t name_len, size_t *vlen)
+{
+	const char *v = buf + name_len, *end = buf + len;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && isspace((unsigned char)end[-1]))
+		end--;
+	*vlen = (size_t)(end - v);
+	return v;
+}
+
+/* grpc-status, grpc-message, grpc-status-details-bin, grpc-encoding: in headers or trailers. */
+static void on_grpc_header(struct sender_response *r, const char *buf, size_t len)
+{
+	size_t vl;
+	const char *v;
+	if (len > 12 && strncasecmp(buf, "grpc-status:", 12) == 0) {
+		v = header_value(buf, len, 12, &vl);
+		char num[16];
+		snprintf(num, sizeof(num), "%.*s", (int)(vl < 15 ? vl : 15), v);
+		char *e;
+		long code = strtol(num, &e, 10);
+		r->grpc_status = *num && !*e && code >= 0 && code < 1000 ? (int)code : GRPC_UNKNOWN;
+	} else if (len > 13 && strncasecmp(buf, "grpc-message:", 13) == 0) {
+		v = header_value(buf, len, 13, &vl);
+		grpc_message_decode(v, vl, r->grpc_message, sizeof(r->grpc_message));
+	} else if (len > 24 && strncasecmp(buf, "grpc-status-details-bin:", 24) == 0) {
+		v = header_value(buf, len, 24, &vl);
+		int64_t ms = 0;
+		if (grpc_status_details_retry_delay(v, vl, &ms) == 0)
+			r->grpc_retry_delay_ms = ms > 0 ? ms : 1;
+	} else if (len > 14 && strncasecmp(buf, "grpc-encoding:", 14) == 0) {
+		v = header_value(buf, len, 14, &vl);
+		r->grpc_gzip = vl == 4 && strncasecmp(v, "gzip", 4) == 0;
+	}
+}
+
 static size_t on_header(char *buf, size_t size, size_t n, void *arg)
 {
 	struct sender *s = arg;
 	size_t len = size * n;
 	if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
 		s->resp->retry_after_ms = 0; /* a new response (after 100 Continue or a redirect) */
+		s->resp->grpc_status = -1;
+		s->resp->grpc_message[0] = 0;
+		s->resp->grpc_retry_delay_ms = 0;
+		s->resp->grpc_gzip = false;
+		s->resp->data_len = 0;
+		s->resp->data_truncated = false;
+		return len;
+	}
+	if (s->cfg.grpc && len > 5 && strncasecmp(buf, "grpc-", 5) == 0) {
+		on_grpc_header(s->resp, buf, len);
 		return len;
 	}
 	if (len > 12 && strncasecmp(buf, "Retry-After:", 12) == 0) {
@@ -301,14 +357,40 @@ static size_t on_header(char *buf, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* Keeps the answer whole (up to SENDER_DATA_MAX) in the sender's buffer. */
+static void keep_data(struct sender *s, const char *buf, size_t len)
+{
+	struct sender_response *r = s->resp;
+	size_t take = r->data_len + len > SENDER_DATA_MAX ? SENDER_DATA_MAX - r->data_len : len;
+	if (take < len)
+		r->data_truncated = true;
+	if (r->data_len + take > s->data_cap) {
+		size_t cap = s->data_cap ? s->data_cap : 4096;
+		while (cap < r->data_len + take)
+			cap *= 2;
+		uint8_t *d = realloc(s->data, cap);
+		if (!d) {
+			r->data_truncated = true;
+			return;
+		}
+		s->data = d;
+		s->data_cap = cap;
+	}
+	memcpy(s->data + r->data_len, buf, take);
+	r->data_len += take;
+	r->data = s->data;
+}
+
 static size_t on_body(char *buf, size_t size, size_t n, void *arg)
 {
-	struct sender_response *r = ((struct sender *)arg)->resp;
+	struct sender *s = arg;
+	struct sender_response *r = s->resp;
 	size_t len = size * n, room = sizeof(r->body) - 1 - r->body_len;
 	size_t take = len < room ? len : room;
 	memcpy(r->body + r->body_len, buf, take);
 	r->body_len += take;
 	r->body[r->body_len] = 0;
+	keep_data(s, buf, len);
 	return len;
 }
 
@@ -373,6 +455,14 @@ static struct curl_slist *build_headers(struct sender *s, const struct req_targe
 		l = append_header(l, s->cfg.headers[i].name, s->cfg.headers[i].value);
 	for (size_t i = 0; i < nextra; i++)
 		l = append_header(l, extra[i].name, extra[i].value);
+	if (s->cfg.grpc) {
+		char tmo[32];
+		int64_t ms = (s->cfg.timeout_ns ? s->cfg.timeout_ns : 10000000000LL) / 1000000;
+		snprintf(tmo, sizeof(tmo), "%lldm", (long long)(ms > 99999999 ? 99999999 : ms)); /* 8 digits at most */
+		l = curl_slist_append(l, "Content-Type: application/grpc");
+		l = curl_slist_append(l, "TE: trailers");
+		l = append_header(l, "grpc-timeout", tmo);
+	}
 	const char *cred = s->cfg.auth_credentials;
 	if (s->cfg.auth_credentials_file)
 		cred = file_secret_get(&s->token_file);
@@ -425,7 +515,10 @@ static void setup_handle(struct sender *s)
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)((cfg->timeout_ns ? cfg->timeout_ns : 10000000000LL) / 1000000));
-	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, cfg->http2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
+	long version = cfg->grpc ? (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+		       : cfg->http2 ? (long)CURL_HTTP_VERSION_2TLS
+				    : (long)CURL_HTTP_VERSION_1_1;
+	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, version);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, cfg->follow_redirects ? 1L : 0L);
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
 	curl_easy_setopt(c, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
@@ -661,6 +754,7 @@ void sender_free(struct sender *s)
 	free(s->password_file.value);
 	free(s->component_id);
 	free(s->last_url);
+	free(s->data);
 	sender_config_free(&s->cfg);
 	free(s);
 }
@@ -673,6 +767,40 @@ struct endpoints *sender_endpoints(struct sender *s) { return s->set; }
 static enum endpoint_result result_of(long status)
 {
 	return status == 0 || status == 429 || status >= 500 ? ENDPOINT_FAIL : ENDPOINT_OK;
+}
+
+/* gRPC: the endpoint failed when it did not answer the call properly or said it is overloaded or down. */
+static enum endpoint_result grpc_result_of(const struct sender_response *r)
+{
+	if (r->status != 200)
+		return ENDPOINT_FAIL;
+	return r->grpc_status == GRPC_UNAVAILABLE || r->grpc_status == GRPC_RESOURCE_EXHAUSTED ||
+			       r->grpc_status == GRPC_DEADLINE_EXCEEDED || r->grpc_status < 0
+		       ? ENDPOINT_FAIL
+		       : ENDPOINT_OK;
+}
+
+/*
+ * libcurl before 8.0 breaks a reused HTTP/2 prior-knowledge (h2c) connection: the second request on it
+ * fails with "Error in the HTTP2 framing layer" (curl issue #10634, fixed by curl PR #10643; Debian 12
+ * ships 7.88.1). There, each h2c gRPC call gets a fresh connection (a loopback connect and the HTTP/2
+ * preface: cheap next to a call of a few hundred kB); TLS connections (ALPN h2) are reused as usual.
+ */
+static bool h2c_reuse_broken(void)
+{
+	return curl_version_info(CURLVERSION_NOW)->version_num < 0x080000;
+}
+
+/* url + path, without doubling the '/' between them. NULL on ENOMEM. */
+static char *join_path(const char *url, const char *path)
+{
+	size_t n = strlen(url);
+	while (n && url[n - 1] == '/')
+		n--;
+	char *out;
+	if (asprintf(&out, "%.*s%s%s", (int)n, url, path[0] == '/' ? "" : "/", path) < 0)
+		return NULL;
+	return out;
 }
 
 /* Each endpoint's circuit as a gauge: refreshed when a circuit may have changed (a failure, a probe, a
@@ -752,18 +880,21 @@ static int no_endpoint(struct sender *s, int rc, uint64_t retry_in_ns, struct se
 	return rc;
 }
 
-static int perform(struct sender *s, const struct endpoint_pick *p, const void *body, size_t len,
+static int perform(struct sender *s, const struct endpoint_pick *p, const char *path, const void *body, size_t len,
 		   const struct sender_header *extra, size_t nextra, struct sender_response *resp)
 {
 	struct req_target t;
-	int rc = target_build(s, p->url, p->address, &t);
+	char *full = path && *path ? join_path(p->url, path) : strdup(p->url);
+	int rc = full ? target_build(s, full, p->address, &t) : -ENOMEM;
 	if (rc < 0) {
 		snprintf(resp->error, sizeof(resp->error), "cannot build the request: %s", strerror(-rc));
+		free(full);
 		return rc;
 	}
 	struct curl_slist *connect_to = t.connect_to ? curl_slist_append(NULL, t.connect_to) : NULL;
 	struct curl_slist *headers = build_headers(s, &t, extra, nextra);
-	curl_easy_setopt(s->curl, CURLOPT_URL, t.request_url ? t.request_url : p->url);
+	curl_easy_setopt(s->curl, CURLOPT_URL, t.request_url ? t.request_url : full);
+	curl_easy_setopt(s->curl, CURLOPT_FORBID_REUSE, s->cfg.grpc && h2c_reuse_broken() && !strncasecmp(full, "http:", 5) ? 1L : 0L);
 	curl_easy_setopt(s->curl, CURLOPT_CONNECT_TO, connect_to);
 	curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, body);
@@ -782,13 +913,15 @@ static int perform(struct sender *s, const struct endpoint_pick *p, const void *
 	curl_slist_free_all(headers);
 	curl_slist_free_all(connect_to);
 	target_free(&t);
+	free(full);
 	return rc;
 }
 
-int sender_post(struct sender *s, const void *body, size_t len, const struct sender_header *extra, size_t nextra,
-		struct sender_response *resp)
+static int post(struct sender *s, const char *path, const void *body, size_t len, const struct sender_header *extra,
+		size_t nextra, struct sender_response *resp)
 {
 	memset(resp, 0, sizeof(*resp));
+	resp->grpc_status = -1;
 	struct zone_info zi;
 	agent_zone_get(s->az, &zi);
 	struct endpoint_pick p;
@@ -807,9 +940,35 @@ int sender_post(struct sender *s, const void *body, size_t len, const struct sen
 	resp->same_zone = p.same_zone;
 	resp->failover = p.failover;
 	s->resp = resp;
-	rc = perform(s, &p, body, len, extra, nextra, resp);
+	rc = perform(s, &p, path, body, len, extra, nextra, resp);
 	s->resp = NULL;
 	count_request(s, &p, resp->status, len);
-	endpoints_report(s->set, &p, result_of(resp->status), resp->status ? len : 0);
+	enum endpoint_result res = s->cfg.grpc ? grpc_result_of(resp) : result_of(resp->status);
+	endpoints_report(s->set, &p, res, resp->status ? len : 0);
 	return rc;
+}
+
+int sender_post(struct sender *s, const void *body, size_t len, const struct sender_header *extra, size_t nextra,
+		struct sender_response *resp)
+{
+	return post(s, NULL, body, len, extra, nextra, resp);
+}
+
+int sender_post_path(struct sender *s, const char *path, const void *body, size_t len,
+		     const struct sender_header *extra, size_t nextra, struct sender_response *resp)
+{
+	return post(s, path, body, len, extra, nextra, resp);
+}
+
+int sender_post_grpc(struct sender *s, const char *method_path, const void *framed, size_t len,
+		     const struct sender_header *extra, size_t nextra, struct sender_response *resp)
+{
+	if (!s->cfg.grpc) {
+		memset(resp, 0, sizeof(*resp));
+		resp->grpc_status = -1;
+		resp->url = s->cfg.urls[0];
+		snprintf(resp->error, sizeof(resp->error), "not a gRPC sender");
+		return -EINVAL;
+	}
+	return post(s, method_path, framed, len, extra, nextra, resp);
 }

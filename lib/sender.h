@@ -62,6 +62,7 @@ struct sender_config {
 	struct sender_header *headers; /* `headers` and `http_headers`, sent with every request */
 	size_t nheaders;
 	char *user_agent; /* NULL = "solder" */
+	bool grpc;        /* gRPC over HTTP/2 (sender_post_grpc): h2c by prior knowledge for http://, ALPN h2 for https:// */
 };
 
 /*
@@ -101,7 +102,21 @@ struct sender_response {
 	char zone[64];          /* the endpoint's zone, or "" */
 	bool same_zone, failover;
 	double seconds;         /* request duration */
+	/* The whole answer body up to SENDER_DATA_MAX bytes (data_truncated when it was longer), owned by the
+	 * sender and valid until its next post: an OTLP answer's partial_success is read from it. */
+	const uint8_t *data;
+	size_t data_len;
+	bool data_truncated;
+	/* sender_post_grpc: grpc-status from the headers or the trailers (-1: none came), grpc-message
+	 * (percent-decoded), the RetryInfo delay of grpc-status-details-bin (0: none) and whether the answer
+	 * message is gzip-compressed (grpc-encoding: gzip). */
+	int grpc_status;
+	char grpc_message[256];
+	int64_t grpc_retry_delay_ms;
+	bool grpc_gzip;
 };
+
+#define SENDER_DATA_MAX (256u << 10)
 
 /*
  * POSTs body to the chosen endpoint with the configured headers plus `extra` (may be NULL). Returns 0
@@ -111,6 +126,24 @@ struct sender_response {
  */
 int sender_post(struct sender *s, const void *body, size_t len, const struct sender_header *extra, size_t nextra,
 		struct sender_response *resp);
+
+/*
+ * Like sender_post, to the chosen endpoint's URL with `path` appended ("/v1/traces"; NULL or "": the
+ * URL as it is). A trailing '/' of the URL is dropped first, so "http://h:4318/" + "/v1/logs" works.
+ */
+int sender_post_path(struct sender *s, const char *path, const void *body, size_t len,
+		     const struct sender_header *extra, size_t nextra, struct sender_response *resp);
+
+/*
+ * One unary gRPC call (the sender must be made with cfg.grpc): POSTs `framed` (the 5-byte header and
+ * the message, see lib/grpc) to the endpoint's URL + method path ("/pkg.Service/Method") with
+ * content-type application/grpc, te: trailers and grpc-timeout from the timeout; `extra` carries
+ * grpc-encoding when the message is compressed. Returns as sender_post; resp->grpc_* hold the status.
+ * An endpoint's circuit counts no answer, a non-200 and grpc-status UNAVAILABLE, RESOURCE_EXHAUSTED or
+ * DEADLINE_EXCEEDED as failures.
+ */
+int sender_post_grpc(struct sender *s, const char *method_path, const void *framed, size_t len,
+		     const struct sender_header *extra, size_t nextra, struct sender_response *resp);
 
 enum sender_verdict { SENDER_OK = 0, SENDER_RETRY, SENDER_DROP };
 

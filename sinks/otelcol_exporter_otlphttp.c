@@ -1,8 +1,18 @@
 /*
- * otelcol.exporter.otlphttp — sends OTLP over HTTP. For now this file holds the component's schema
- * (Alloy's arguments, blocks and exports); the exporter lands with the OTLP issue.
+ * otelcol.exporter.otlphttp — sends OTLP/HTTP (protobuf) with Alloy's arguments: POST to
+ * `<endpoint>/v1/traces|metrics|logs` or to traces_endpoint / metrics_endpoint / logs_endpoint,
+ * Content-Type application/x-protobuf, Content-Encoding gzip (default), zstd or none.
+ *
+ * Sending is sinks/otlp_export.c over lib/sender (zone-aware endpoints, TLS, headers, proxy); the
+ * mapping of `sending_queue` (the WAL is the queue), `retry_on_failure` and `timeout` is described in
+ * sinks/otlp_export_component.c. encoding = "json" writes OTLP/JSON (sinks/otlp_export_json.c: the
+ * merged protobuf request is unpacked and written out, costlier than protobuf); the connection-pool arguments (max_idle_conns…, http2_* timeouts, cookies) are
+ * accepted and have no effect: one kept-alive connection per endpoint serves the one request in
+ * flight.
  */
 #include "config/common_blocks.h"
+#include "pipeline/component.h"
+#include "sinks/otlp_export.h"
 
 static const struct arg_schema client_args[] = {
 	{ "endpoint", &type_string, .required = true, .doc = "The target URL to send telemetry data to." },
@@ -11,7 +21,7 @@ static const struct arg_schema client_args[] = {
 	{ "write_buffer_size", &type_bytes, .def = "512KiB", .doc = "Size of the write buffer." },
 	{ "timeout", &type_duration, .def = "30s", .doc = "Time to wait before marking a request as failed." },
 	{ "headers", &type_map_string, .doc = "Additional headers to send with the request." },
-	{ "compression", &type_string, .def = "gzip", .one_of = "gzip|zstd|snappy|deflate|zlib|lz4|none",
+	{ "compression", &type_string, .def = "gzip", .one_of = "gzip|zstd|none",
 	  .doc = "Compression mechanism to use for requests." },
 	{ "max_idle_conns", &type_int, .def = "100", .doc = "Idle HTTP connections the client keeps open." },
 	{ "max_idle_conns_per_host", &type_int, .def = "0", .doc = "Idle connections per host." },
@@ -65,5 +75,23 @@ const struct component_schema otelcol_exporter_otlphttp_schema = {
 	.doc = "Sends OTLP over HTTP.",
 	.args = { args, blocks, NULL },
 	.exports = exports,
-	.runnable = false,
+	.runnable = true,
+};
+
+static int exp_create(struct component *c, const struct cfg_body *args, void **state)
+{
+	return otlp_exporter_create(c, args, false, (struct otlp_exporter **)state);
+}
+
+static int exp_start(void *state) { return otlp_exporter_start(state); }
+static void exp_stop(void *state, int64_t deadline_ns) { otlp_exporter_stop(state, deadline_ns); }
+static void exp_destroy(void *state) { otlp_exporter_free(state); }
+
+const struct component_ops otelcol_exporter_otlphttp_ops = {
+	.version = COMPONENT_OPS_VERSION,
+	.schema = &otelcol_exporter_otlphttp_schema,
+	.create = exp_create,
+	.start = exp_start,
+	.stop = exp_stop,
+	.destroy = exp_destroy,
 };
