@@ -327,6 +327,37 @@ static void on_grpc_header(struct sender_response *r, const char *buf, size_t le
 	}
 }
 
+/* Appends a whole header line to resp->headers when it fits (a line that does not is left out). */
+static void keep_header(struct sender_response *r, const char *buf, size_t len)
+{
+	if (r->headers_len + len < sizeof(r->headers)) {
+		memcpy(r->headers + r->headers_len, buf, len);
+		r->headers_len += len;
+		r->headers[r->headers_len] = 0;
+	}
+}
+
+const char *sender_response_header(const struct sender_response *resp, const char *name, char *buf, size_t len)
+{
+	size_t nl = strlen(name);
+	const char *p = resp->headers, *end = resp->headers + resp->headers_len;
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t line = eol ? (size_t)(eol + 1 - p) : (size_t)(end - p);
+		if (line > nl && p[nl] == ':' && strncasecmp(p, name, nl) == 0 && len) {
+			size_t vl;
+			const char *v = header_value(p, line, nl + 1, &vl);
+			if (vl >= len)
+				vl = len - 1;
+			memcpy(buf, v, vl);
+			buf[vl] = 0;
+			return buf;
+		}
+		p += line;
+	}
+	return NULL;
+}
+
 static size_t on_header(char *buf, size_t size, size_t n, void *arg)
 {
 	struct sender *s = arg;
@@ -339,8 +370,10 @@ static size_t on_header(char *buf, size_t size, size_t n, void *arg)
 		s->resp->grpc_gzip = false;
 		s->resp->data_len = 0;
 		s->resp->data_truncated = false;
+		s->resp->headers_len = 0;
 		return len;
 	}
+	keep_header(s->resp, buf, len);
 	if (s->cfg.grpc && len > 5 && strncasecmp(buf, "grpc-", 5) == 0) {
 		on_grpc_header(s->resp, buf, len);
 		return len;

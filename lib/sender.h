@@ -114,7 +114,13 @@ struct sender_response {
 	char grpc_message[256];
 	int64_t grpc_retry_delay_ms;
 	bool grpc_gzip;
+	/* The answer's header lines ("Name: value\r\n"…) as far as they fit: read with sender_response_header. */
+	char headers[1024];
+	size_t headers_len;
 };
+
+/* The trimmed value of response header `name` (case-insensitive) copied into buf, or NULL when absent. */
+const char *sender_response_header(const struct sender_response *resp, const char *name, char *buf, size_t len);
 
 #define SENDER_DATA_MAX (256u << 10)
 

@@ -26,8 +26,9 @@
  * solder_prometheus_remote_write_v1_fallbacks_total) and the same request is sent again as 1.0 — the
  * cut into requests is the same in both versions. A 2xx to a 2.0 request is read with its
  * X-Prometheus-Remote-Write-*-Written headers: fewer written than sent is a partial write, counted as
- * dropped ("partial_write") and not retried; no such header is logged once (a 1.0-only receiver that
- * ignored the Content-Type: Prometheus 2.42 answers 204 to a 2.0 body and stores nothing of it).
+ * dropped ("partial_write") and not retried; no such header means a 1.0-only receiver that ignored the
+ * Content-Type (Prometheus 2.42 answers 204 to a 2.0 body and stores nothing of it), so the endpoint
+ * falls back to 1.0 and resends the request, as after a 415.
  */
 #include "sinks/prometheus_remote_write.h"
 
@@ -64,7 +65,6 @@ struct rw_endpoint {
 	struct prw_encoder *enc;
 	bool retry_429;
 	bool v2;            /* protobuf_message is io.prometheus.write.v2.Request and no 415 came yet */
-	bool warned_absent; /* the "receiver may be 1.0-only" line was logged */
 	struct metric_family *fam_fallback;
 	const char *url; /* the endpoint's url (owned by the sender) */
 	size_t resume; /* requests of the batch being retried that were already accepted */
@@ -109,14 +109,6 @@ static void count_skipped(struct rw_endpoint *ep, const struct prw_stats *st)
 		component_count_dropped(ep->c, "write_relabel", st->relabel_dropped, 0);
 }
 
-/*
- * The value of a response header, from lib/sender once it keeps them (a change asked of lib/sender's
- * owner: struct sender_response gains the answer's header lines). Until then the symbol is absent, the
- * *-Written headers cannot be read and the 2.0 check below is skipped.
- */
-extern const char *sender_response_header(const struct sender_response *resp, const char *name, char *buf,
-					  size_t len) __attribute__((weak));
-
 static const struct sender_header v1_headers[] = {
 	{ "Content-Encoding", "snappy" },
 	{ "Content-Type", "application/x-protobuf" },
@@ -129,38 +121,36 @@ static const struct sender_header v2_headers[] = {
 	{ "X-Prometheus-Remote-Write-Version", "2.0.0" },
 };
 
-/* A 415 to a 2.0 request: this endpoint speaks 1.0 from now on (until the component is re-created). */
-static void fall_back(struct rw_endpoint *ep, const struct sender_response *r)
+/* A receiver that does not speak 2.0: this endpoint speaks 1.0 from now on (until the component is re-created). */
+static void fall_back(struct rw_endpoint *ep, const struct sender_response *r, const char *why)
 {
 	ep->v2 = false;
 	metric_counter_inc(metrics_counter_child(ep->fam_fallback, component_id(ep->c), ep->url));
-	log_warn(component_id(ep->c), "receiver refused Remote Write 2.0 (415): falling back to 1.0", "url=%s",
-		 r->url ? r->url : ep->url);
+	log_warn(component_id(ep->c), "falling back to Remote Write 1.0", "url=%s why=\"%s\"", r->url ? r->url : ep->url,
+		 why);
 }
 
 /*
  * A 2.0 write that succeeded: the *-Written headers say how much of it the receiver kept. A shortfall
  * is a partial write: counted as rejected and not retried (resending would duplicate what was written).
+ * No header at all is how a 1.0-only receiver answers (Prometheus before 3 decodes a 2.0 body as an
+ * empty 1.0 request and says 204): the caller falls back to 1.0 and sends the same samples again.
  */
-static void check_written(struct rw_endpoint *ep, const struct prw_request *req, const struct sender_response *r)
+static enum prw_written check_written(struct rw_endpoint *ep, const struct prw_request *req,
+				      const struct sender_response *r)
 {
-	if (!sender_response_header)
-		return;
 	char sb[32], hb[32], xb[32];
 	size_t rejected;
 	enum prw_written w = prw_written_check(
 		req, sender_response_header(r, "X-Prometheus-Remote-Write-Samples-Written", sb, sizeof(sb)),
 		sender_response_header(r, "X-Prometheus-Remote-Write-Histograms-Written", hb, sizeof(hb)),
 		sender_response_header(r, "X-Prometheus-Remote-Write-Exemplars-Written", xb, sizeof(xb)), &rejected);
-	if (w == PRW_WRITTEN_ABSENT && !ep->warned_absent) {
-		ep->warned_absent = true;
-		log_warn(component_id(ep->c), "2.0 write answered without X-Prometheus-Remote-Write-*-Written headers: "
-			 "the receiver may support Remote Write 1.0 only", "url=%s", r->url ? r->url : ep->url);
-	} else if (w == PRW_WRITTEN_PARTIAL) {
+	if (w == PRW_WRITTEN_PARTIAL) {
 		component_count_dropped(ep->c, "partial_write", rejected, 0);
 		log_warn(component_id(ep->c), "receiver wrote part of a request", "sent=%zu rejected=%zu", req->samples,
 			 rejected);
 	}
+	return w;
 }
 
 /* Encodes request i in the endpoint's current version and posts it. */
@@ -191,7 +181,7 @@ static enum wal_sink_result send_requests(struct rw_endpoint *ep, size_t n, stru
 		if (post_request(ep, ep->resume, &req, &resp, out) < 0)
 			return WAL_SINK_RETRY;
 		if (v2 && resp.status == 415) {
-			fall_back(ep, &resp);
+			fall_back(ep, &resp, "415 to a 2.0 request");
 			continue;
 		}
 		enum sender_verdict v = sender_classify(&resp, ep->retry_429);
@@ -200,8 +190,10 @@ static enum wal_sink_result send_requests(struct rw_endpoint *ep, size_t n, stru
 			describe(out, &resp);
 			return WAL_SINK_RETRY;
 		}
-		if (v == SENDER_OK && v2)
-			check_written(ep, &req, &resp);
+		if (v == SENDER_OK && v2 && check_written(ep, &req, &resp) == PRW_WRITTEN_ABSENT) {
+			fall_back(ep, &resp, "a 2.0 write answered without X-Prometheus-Remote-Write-*-Written headers");
+			continue;
+		}
 		if (v == SENDER_DROP) {
 			const char *reason = prw_drop_reason(resp.status, resp.body);
 			char q[300];

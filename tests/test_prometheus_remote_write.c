@@ -485,25 +485,30 @@ static void *unsnappy_body(const char *body, size_t body_len, size_t *len)
 	return NULL;
 }
 
-/* Records the sample timestamps of a 2.0 body; false when it does not decode. */
-static bool take_v2(struct fake_rw *f, const char *body, size_t body_len)
+/* Records the sample timestamps of a 2.0 body; -1 when it does not decode, else the samples in it. */
+static long take_v2(struct fake_rw *f, const char *body, size_t body_len)
 {
+	long samples = 0;
 	size_t len;
 	void *raw = unsnappy_body(body, body_len, &len);
 	Io__Prometheus__Write__V2__Request *q = raw ? io__prometheus__write__v2__request__unpack(NULL, len, raw) : NULL;
 	free(raw);
 	if (!q)
-		return false;
-	for (size_t s = 0; s < q->n_timeseries; s++)
+		return -1;
+	for (size_t s = 0; s < q->n_timeseries; s++) {
+		samples += (long)q->timeseries[s]->n_samples;
 		for (size_t j = 0; j < q->timeseries[s]->n_samples && f->nts < 256; j++)
 			f->ts[f->nts++] = q->timeseries[s]->samples[j]->timestamp;
+	}
 	io__prometheus__write__v2__request__free_unpacked(q, NULL);
-	return true;
+	return samples;
 }
 
+/* *written: the samples a 2.0 write kept (for X-Prometheus-Remote-Write-Samples-Written), or -1. */
 static void rw_answer(struct fake_rw *f, const char *head, const char *body, size_t body_len, int *status,
-		      const char **text)
+		      const char **text, long *written)
 {
+	*written = -1;
 	pthread_mutex_lock(&f->lock);
 	f->requests++;
 	bool v2 = header_is(head, "\r\nX-Prometheus-Remote-Write-Version: 2.0.0\r\n");
@@ -527,7 +532,8 @@ static void rw_answer(struct fake_rw *f, const char *head, const char *body, siz
 		return;
 	}
 	if (v2) {
-		*status = take_v2(f, body, body_len) ? 204 : 400;
+		*written = take_v2(f, body, body_len);
+		*status = *written >= 0 ? 204 : 400;
 		pthread_mutex_unlock(&f->lock);
 		return;
 	}
@@ -570,10 +576,13 @@ static void mini_serve_one(struct mini_srv *m, int c)
 	}
 	int status;
 	const char *text;
-	rw_answer(m->f, buf, body, body_len, &status, &text);
-	char out[512];
-	int n = snprintf(out, sizeof(out), "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s", status,
-			 strlen(text), text);
+	long written;
+	rw_answer(m->f, buf, body, body_len, &status, &text, &written);
+	char out[512], hw[96] = "";
+	if (written >= 0)
+		snprintf(hw, sizeof(hw), "X-Prometheus-Remote-Write-Samples-Written: %ld\r\n", written);
+	int n = snprintf(out, sizeof(out), "HTTP/1.1 %d X\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+			 status, hw, strlen(text), text);
 	if (write(c, out, (size_t)n) < 0)
 		return;
 }
