@@ -279,6 +279,7 @@ int wal_sink_start(struct wal_sink *s)
 			wal_sink_stop(s, 0);
 			return -rc;
 		}
+		pthread_setname_np(s->lanes[i].thread, "wal-lane"); /* ps/top and the benches' per-thread CPU */
 		s->lanes[i].running = true;
 	}
 	return 0;

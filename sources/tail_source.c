@@ -609,11 +609,13 @@ int tail_source_start(struct tail_source *ts)
 	int rc = pthread_create(&ts->push_thread, NULL, pusher, ts);
 	if (rc)
 		return -rc;
+	pthread_setname_np(ts->push_thread, "solder-push"); /* ps/top and the benches' per-thread CPU */
 	ts->pusher_running = true;
 	if ((rc = pthread_create(&ts->thread, NULL, worker, ts))) {
 		stop_pusher(ts);
 		return -rc;
 	}
+	pthread_setname_np(ts->thread, "solder-tail");
 	ts->running = true;
 	component_set_health(ts->c, HEALTH_HEALTHY, "tailing");
 	return 0;
