@@ -205,6 +205,7 @@ struct lp_entry *lp_entry_get(struct lp_run *run)
 	}
 	run->depth++;
 	labels_empty(&e->base);
+	labels_empty(&e->base_md);
 	labels_builder_reset(&e->labels, NULL);
 	labels_builder_reset(&e->metadata, NULL);
 	arena_reset(&e->mem);
@@ -479,12 +480,34 @@ void lp_drop(struct lp_run *run, const char *reason, const struct lp_entry *e)
 	run->drops[i].bytes += e->line_len;
 }
 
+/* The builder still holds exactly the set it was reset to: no finish (and no rehash) needed. */
+static bool unchanged(const struct labels_builder *b, const struct labels *base)
+{
+	return b->n_add == 0 && b->n_del == 0 && b->base == base->v && b->n_base == base->n;
+}
+
+/*
+ * Most entries leave the stages with the labels they came with (an input batch's interned set,
+ * which cannot change during the run): those skip the builder and, after the first, the out batch's
+ * set lookup too (its copy is remembered, so interning is a pointer compare, not a labels_equal).
+ */
 static int emit(struct lp_run *run, struct lp_entry *e)
 {
 	struct labels ls, md;
-	if (labels_builder_finish(&e->labels, &ls) || labels_builder_finish(&e->metadata, &md))
+	bool same = unchanged(&e->labels, &e->base);
+	if (same)
+		ls = e->base.v == run->memo_in && e->base.v ? run->memo_out : e->base;
+	else if (labels_builder_finish(&e->labels, &ls))
+		return -ENOMEM;
+	if (unchanged(&e->metadata, &e->base_md))
+		md = e->base_md;
+	else if (labels_builder_finish(&e->metadata, &md))
 		return -ENOMEM;
 	int rc = batch_add_log(run->out, &ls, e->ts_ns, e->line, e->line_len, &md);
+	if (rc == 0 && same && e->base.n) {
+		run->memo_in = e->base.v;
+		run->memo_out = run->out->records[run->out->n_records - 1].log.labels;
+	}
 	if (rc == -EINVAL) { /* a join grew past what a batch holds */
 		lp_drop(run, "line_too_long", e);
 		return 0;
@@ -520,6 +543,7 @@ static void begin(struct process *p, struct batch *out, int64_t now_ns, unsigned
 	p->run.flags = flags;
 	p->run.depth = 0;
 	p->run.invalid_labels = 0;
+	p->run.memo_in = NULL; /* its copy lived in the previous out batch */
 }
 
 static void end(struct process *p) { p->invalid_total += p->run.invalid_labels; }
@@ -540,6 +564,7 @@ int process_batch(struct process *p, const struct batch *in, struct batch *out, 
 			break;
 		}
 		e->base = r->log.labels;
+		e->base_md = r->log.metadata;
 		labels_builder_reset(&e->labels, &r->log.labels);
 		labels_builder_reset(&e->metadata, &r->log.metadata);
 		e->ts_ns = r->log.ts_ns;

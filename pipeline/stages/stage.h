@@ -48,6 +48,7 @@ struct lp_extracted {
 
 struct lp_entry {
 	struct labels base; /* labels the entry entered the pipeline with: the extracted map's seed */
+	struct labels base_md; /* structured metadata it entered with (emit reuses both when unchanged) */
 	struct labels_builder labels;
 	struct labels_builder metadata;
 	int64_t ts_ns;
@@ -110,6 +111,9 @@ struct lp_run {
 	struct re2_state re;
 	char *buf; /* scratch for joins (drop's source values…), grown as needed */
 	size_t buf_cap;
+	/* emit: the last unchanged input set (immutable for the run) and its copy interned in out */
+	const struct label *memo_in;
+	struct labels memo_out;
 };
 
 /* ---- engine services for stages ---- */
