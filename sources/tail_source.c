@@ -32,7 +32,7 @@
 
 #define BATCH_RECORDS 16384
 #define BATCH_BYTES   (1u << 20)
-#define BATCH_SETS    1024
+#define BATCH_SETS    256
 #define MEMO_SIZE     64 /* direct-mapped by the caller's label array address */
 #define READ_BUDGET   (4u << 20)
 #define RECENT_MAX    1024 /* positions of files recently let go, newer than what the WAL may hold */
