@@ -8,6 +8,11 @@
  * with the new high-water marks, the segment index, the source positions and the acked cursors. Only
  * after that commit are the new frames visible to readers and the appenders' callbacks called.
  *
+ * Acks alone (no data queued) are persisted at most every CURSOR_DELAY_NS: a busy sink acks every
+ * request, and one synced LMDB transaction per ack was most of this thread's work. Cursors also ride
+ * every data group, and wal_close persists them; a crash in between resends at most that much
+ * (duplicates, never loss: a cursor only ever lags what the backend acknowledged).
+ *
  * Failure never leaves a half state behind: the group's bytes are cut back (or, when even that fails,
  * the segment is abandoned at its committed size and a new one started — the index, not the file
  * length, says what is committed). ENOSPC (from a write or from LMDB) is "full", not an error: the
@@ -28,6 +33,7 @@
 #define GROUP_MAX_BYTES (8u << 20)
 #define WBUF_FLUSH (4u << 20)
 #define IDLE_WAKE_NS 100000000LL
+#define CURSOR_DELAY_NS 50000000LL
 
 struct group {
 	struct pending *head, *tail;
@@ -540,10 +546,16 @@ static struct pending *fail_all(struct wal *w, struct group *g)
 	return all;
 }
 
-static bool housekeeping_due(struct wal *w, int64_t last_sync)
+/* Whether the idle writer must commit now; *wait_ns: how long it may sleep otherwise. */
+static bool housekeeping_due(struct wal *w, int64_t last_sync, int64_t last_commit, int64_t *wait_ns)
 {
-	if (w->cursors_dirty)
-		return true;
+	*wait_ns = IDLE_WAKE_NS;
+	if (w->cursors_dirty) {
+		int64_t left = last_commit + CURSOR_DELAY_NS - wal_now_ns();
+		if (w->closing || left <= 0)
+			return true;
+		*wait_ns = left;
+	}
 	for (size_t i = 0; i < w->nstreams; i++)
 		if (w->streams[i]->force_rotate)
 			return true;
@@ -570,16 +582,17 @@ void *writer_main(void *arg)
 {
 	struct wal *w = arg;
 	struct group g = { 0 };
-	int64_t last_sync = wal_now_ns();
+	int64_t last_sync = wal_now_ns(), last_commit = 0;
 	bool retrying = false;
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		if (!retrying && !w->qhead) {
-			bool due = housekeeping_due(w, last_sync);
+			int64_t wait_ns;
+			bool due = housekeeping_due(w, last_sync, last_commit, &wait_ns);
 			if (!due && w->closing)
 				break;
 			if (!due) {
-				cond_wait_ns(&w->writer_cv, &w->lock, IDLE_WAKE_NS);
+				cond_wait_ns(&w->writer_cv, &w->lock, wait_ns);
 				continue;
 			}
 		} else if (!retrying) {
@@ -596,8 +609,9 @@ void *writer_main(void *arg)
 		w->writer_busy = false;
 		pthread_cond_broadcast(&w->space_cv);
 		if (rc == 0) {
+			last_commit = wal_now_ns();
 			if (g.sync_due)
-				last_sync = wal_now_ns();
+				last_sync = last_commit;
 			retrying = false;
 			w->queued_bytes -= g.bytes < w->queued_bytes ? g.bytes : w->queued_bytes;
 			struct pending *done = g.head;
