@@ -31,7 +31,7 @@
 #include "wal/wal.h"
 
 #define BATCH_RECORDS 16384
-#define BATCH_BYTES   (1u << 20)
+#define BATCH_BYTES   (3u << 19)
 #define BATCH_SETS    256
 #define MEMO_SIZE     64 /* direct-mapped by the caller's label array address */
 #define READ_BUDGET   (4u << 20)

@@ -114,6 +114,11 @@ struct lp_run {
 	/* emit: the last unchanged input set (immutable for the run) and its copy interned in out */
 	const struct label *memo_in;
 	struct labels memo_out;
+	/* pass-through (process_batch_pass): while every entry leaves as it came, in order, nothing is
+	 * copied; pass_n input records are "emitted" so far, pass_cur is the record being run */
+	const struct batch *pass_in;
+	size_t pass_cur, pass_n;
+	bool pass;
 };
 
 /* ---- engine services for stages ---- */
