@@ -8,6 +8,13 @@
  * with the new high-water marks, the segment index, the source positions and the acked cursors. Only
  * after that commit are the new frames visible to readers and the appenders' callbacks called.
  *
+ * The gather wait pays off only when appenders run concurrently. When SOLO_GROUPS groups in a row
+ * each held a single append even though they waited (one source pushing, waiting for each commit
+ * before its next append), the writer stops waiting and commits at once whenever an append is
+ * queued (position-only requests still wait, to ride with the next append); appends that arrive
+ * during a commit still form the next group by themselves. Every PROBE_EVERY-th group
+ * waits again, and any group that finds several appends turns the wait back on.
+ *
  * Acks alone (no data queued) are persisted at most every CURSOR_DELAY_NS: a busy sink acks every
  * request, and one synced LMDB transaction per ack was most of this thread's work. Cursors also ride
  * every data group, and wal_close persists them; a crash in between resends at most that much
@@ -34,6 +41,8 @@
 #define WBUF_FLUSH (4u << 20)
 #define IDLE_WAKE_NS 100000000LL
 #define CURSOR_DELAY_NS 50000000LL
+#define SOLO_GROUPS 4
+#define PROBE_EVERY 16
 
 struct group {
 	struct pending *head, *tail;
@@ -567,6 +576,23 @@ static bool housekeeping_due(struct wal *w, int64_t last_sync, int64_t last_comm
 	return false;
 }
 
+/* Appends (not position-only requests) in the group just taken. */
+static size_t group_appends(const struct group *g)
+{
+	size_t n = 0;
+	for (const struct pending *p = g->head; p; p = p->next)
+		n += p->ntargets > 0;
+	return n;
+}
+
+static bool append_queued(const struct wal *w)
+{
+	for (const struct pending *p = w->qhead; p; p = p->next)
+		if (p->ntargets)
+			return true;
+	return false;
+}
+
 static void gather(struct wal *w)
 {
 	int64_t deadline = w->first_enqueue_ns + (int64_t)w->opts.max_commit_delay_us * 1000;
@@ -584,6 +610,7 @@ void *writer_main(void *arg)
 	struct group g = { 0 };
 	int64_t last_sync = wal_now_ns(), last_commit = 0;
 	bool retrying = false;
+	unsigned solo = 0, groups = 0; /* groups in a row that held one append; groups taken */
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		if (!retrying && !w->qhead) {
@@ -596,8 +623,10 @@ void *writer_main(void *arg)
 				continue;
 			}
 		} else if (!retrying) {
-			gather(w);
+			if (solo < SOLO_GROUPS || !append_queued(w) || ++groups % PROBE_EVERY == 0)
+				gather(w);
 			take_group(w, &g);
+			solo = group_appends(&g) > 1 ? 0 : solo + (solo < SOLO_GROUPS);
 		}
 		g.sync_due = w->opts.fsync == WAL_FSYNC_GROUP ||
 			     (w->opts.fsync == WAL_FSYNC_INTERVAL &&
