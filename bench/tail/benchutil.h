@@ -31,7 +31,7 @@ struct bench_receiver {
 	double cpu_s; /* the child's user+sys, known after bench_receiver_stop */
 };
 
-static int bench_receive_204(void *ctx, const struct http_request *req, struct http_response *resp)
+static __attribute__((unused)) int bench_receive_204(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	(void)ctx;
 	(void)req;
@@ -39,14 +39,14 @@ static int bench_receive_204(void *ctx, const struct http_request *req, struct h
 	return 0;
 }
 
-static double bench_now_s(void)
+static __attribute__((unused)) double bench_now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static double bench_cpu_s(void)
+static __attribute__((unused)) double bench_cpu_s(void)
 {
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
@@ -54,7 +54,7 @@ static double bench_cpu_s(void)
 }
 
 /* Forks the receiver (POST path answers 204). Call before any thread exists. 0 or -1. */
-static int bench_receiver_start(struct bench_receiver *r, const char *path)
+static __attribute__((unused)) int bench_receiver_start(struct bench_receiver *r, const char *path)
 {
 	int portp[2], ctlp[2];
 	if (pipe(portp) < 0 || pipe(ctlp) < 0)
@@ -94,7 +94,7 @@ static int bench_receiver_start(struct bench_receiver *r, const char *path)
 	return 0;
 }
 
-static void bench_receiver_stop(struct bench_receiver *r)
+static __attribute__((unused)) void bench_receiver_stop(struct bench_receiver *r)
 {
 	close(r->ctl);
 	struct rusage ru;
@@ -104,7 +104,7 @@ static void bench_receiver_stop(struct bench_receiver *r)
 }
 
 /* The receiver's CPU so far (from /proc/PID/stat, every thread), for printing before it stops. */
-static double bench_receiver_cpu(const struct bench_receiver *r)
+static __attribute__((unused)) double bench_receiver_cpu(const struct bench_receiver *r)
 {
 	char path[64], stat[1024];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)r->pid);
@@ -127,14 +127,14 @@ struct bench_thread_cpu {
 };
 
 /* CPU seconds per thread name of this process, summed over threads of the same name; returns n. */
-static double bench_main_thread_cpu(void)
+static __attribute__((unused)) double bench_main_thread_cpu(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static size_t bench_threads(struct bench_thread_cpu *out, size_t cap)
+static __attribute__((unused)) size_t bench_threads(struct bench_thread_cpu *out, size_t cap)
 {
 	size_t n = 0;
 	DIR *d = opendir("/proc/self/task");
@@ -180,7 +180,7 @@ static size_t bench_threads(struct bench_thread_cpu *out, size_t cap)
 
 /* One line: "<prefix>: CPU by thread (s): name 0.12, …" (clock ticks; threads still alive). The main
  * thread's CPU before the clock started (since_main_s) is taken off. */
-static void bench_print_threads(const char *prefix, double since_main_s)
+static __attribute__((unused)) void bench_print_threads(const char *prefix, double since_main_s)
 {
 	struct bench_thread_cpu t[32];
 	size_t n = bench_threads(t, 32);
@@ -195,7 +195,7 @@ static void bench_print_threads(const char *prefix, double since_main_s)
 		printf(" (unavailable)\n");
 }
 
-static void bench_print_load(const char *prefix, const char *when)
+static __attribute__((unused)) void bench_print_load(const char *prefix, const char *when)
 {
 	double la[3] = {0, 0, 0};
 	if (getloadavg(la, 3) < 0)
