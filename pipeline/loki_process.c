@@ -11,8 +11,9 @@
  * Component: a push runs the batch through the stages inline, in the pusher's thread, under one mutex
  * per instance (stages keep state across pushes), into an output batch reused from push to push, and
  * forwards it — or forwards the input itself when every entry left the stages unchanged
- * (process_batch_pass: stage.cri behind a source that already parsed CRI copies nothing). When downstream refuses it, the output is kept and the pusher's retry of the same
- * input forwards it again without running the stages twice. Entries a stage holds (CRI partial
+ * (process_batch_pass: stage.cri behind a source that already parsed CRI copies nothing). When
+ * downstream refuses it, the output is kept and the pusher's retry of the same input forwards it
+ * again without running the stages twice. Entries a stage holds (CRI partial
  * lines, multiline blocks) are sent by a small timer thread when they are due — started only when
  * some stage can hold entries with a deadline; refused ones are retried every 100ms — and at stop,
  * before the components downstream stop (the runtime stops in reverse dependency order). Dropped

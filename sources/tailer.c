@@ -5,8 +5,9 @@
  * - Directories are watched, not files: one watch per directory reports writes, creations, renames
  *   and deletions of every file in it, so 5,000 files in 5,000 pod directories cost 5,000 watches
  *   and no thread each. Watches are found by wd and by directory through two small hash indexes
- *   (rebuilt when one goes): an event costs the same with 10,000 watches as with 10. Events only mark files dirty; what happened is found by fstat/stat, which is
- *   also what the safety-net poll does, so a lost event (queue overflow) costs latency, not data.
+ *   (rebuilt when one goes): an event costs the same with 10,000 watches as with 10. Events only
+ *   mark files dirty; what happened is found by fstat/stat, which is also what the safety-net poll
+ *   does, so a lost event (queue overflow) costs latency, not data.
  * - Reads use pread at the file's offset into one shared buffer: the offset is always the end of the
  *   last line handed out, so an unterminated tail is simply read again next time and nothing per file
  *   is buffered. Only gzip streams (not seekable) keep a small per-file carry of their unfinished line.

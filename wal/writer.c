@@ -41,8 +41,8 @@
 #define WBUF_FLUSH (4u << 20)
 #define IDLE_WAKE_NS 100000000LL
 #define CURSOR_DELAY_NS 50000000LL
-#define SOLO_GROUPS 4
-#define PROBE_EVERY 16
+#define SOLO_GROUPS	4
+#define PROBE_EVERY	16
 
 struct group {
 	struct pending *head, *tail;

@@ -27,11 +27,12 @@
 struct bench_receiver {
 	pid_t pid;
 	int port;
-	int ctl; /* write end: closing it tells the child to exit */
+	int ctl;      /* write end: closing it tells the child to exit */
 	double cpu_s; /* the child's user+sys, known after bench_receiver_stop */
 };
 
-static __attribute__((unused)) int bench_receive_204(void *ctx, const struct http_request *req, struct http_response *resp)
+static __attribute__((unused)) int bench_receive_204(void *ctx, const struct http_request *req,
+						     struct http_response *resp)
 {
 	(void)ctx;
 	(void)req;
@@ -100,7 +101,8 @@ static __attribute__((unused)) void bench_receiver_stop(struct bench_receiver *r
 	struct rusage ru;
 	int status;
 	if (wait4(r->pid, &status, 0, &ru) == r->pid)
-		r->cpu_s = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+		r->cpu_s =
+			ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
 /* The receiver's CPU so far (from /proc/PID/stat, every thread), for printing before it stops. */

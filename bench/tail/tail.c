@@ -124,8 +124,8 @@ int main(int argc, char **argv)
 	printf("tail: %llu MiB, %llu CRI lines of ~200 B: container_logs -> loki.process(stage.cri) -> WAL -> "
 	       "loki.write -> 204\n",
 	       (unsigned long long)mib, (unsigned long long)total);
-	printf("tail: read, parsed and durable in the WAL in %.2f s: %.0f lines/s; the last line was acknowledged %.2f s "
-	       "later (a last WAL entry smaller than batch_size waits up to batch_wait, 1 s)\n",
+	printf("tail: read, parsed and durable in the WAL in %.2f s: %.0f lines/s; the last line was acknowledged\n"
+	       "tail:   %.2f s later (a last WAL entry smaller than batch_size waits up to batch_wait, 1 s)\n",
 	       t_wal, total / (t_wal > 0 ? t_wal : t), t_wal > 0 ? t - t_wal : 0.0);
 	printf("tail: delivered %llu lines in %.2f s: %.0f lines/s; %.2f CPU s (agent threads): %.0f lines per "
 	       "CPU-second, %.2f CPU s per GiB; peak RSS %.1f MiB\n",
