@@ -38,7 +38,8 @@ static size_t space_at(const unsigned char *p, const unsigned char *end)
 bool cri_parse_line(const char *line, size_t len, struct cri_line *out)
 {
 	const unsigned char *p = (const unsigned char *)line, *end = p + len;
-	while (p < end && !space_at(p, end))
+	/* printable ASCII other than ' ' is most of every line: skip it without the Unicode checks */
+	while (p < end && ((*p > ' ' && *p < 0x80) || !space_at(p, end)))
 		p++;
 	if (p == end || *p != ' ')
 		return false;

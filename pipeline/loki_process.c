@@ -10,8 +10,10 @@
  *
  * Component: a push runs the batch through the stages inline, in the pusher's thread, under one mutex
  * per instance (stages keep state across pushes), into an output batch reused from push to push, and
- * forwards it. When downstream refuses it, the output is kept and the pusher's retry of the same
- * input forwards it again without running the stages twice. Entries a stage holds (CRI partial
+ * forwards it — or forwards the input itself when every entry left the stages unchanged
+ * (process_batch_pass: stage.cri behind a source that already parsed CRI copies nothing). When
+ * downstream refuses it, the output is kept and the pusher's retry of the same input forwards it
+ * again without running the stages twice. Entries a stage holds (CRI partial
  * lines, multiline blocks) are sent by a small timer thread when they are due — started only when
  * some stage can hold entries with a deadline; refused ones are retried every 100ms — and at stop,
  * before the components downstream stop (the runtime stops in reverse dependency order). Dropped
@@ -423,6 +425,7 @@ struct lproc {
 	 */
 	struct batch *out;
 	bool pending;
+	bool pending_same; /* the output was the input itself (nothing changed): the retry forwards it */
 	uint64_t pending_input;
 	/* Entries the timer (or stop) sent on; kept until forwarded when downstream refuses them. */
 	struct batch *held;
@@ -478,7 +481,8 @@ static int lproc_push(void *arg, struct batch *b, unsigned flags)
 	pthread_mutex_lock(&lp->lock);
 	int rc;
 	if (lp->pending && input_fingerprint(b) == lp->pending_input) {
-		rc = forward_batch(lp, lp->out, flags); /* a retry: same output, stages not run again */
+		/* a retry: same output, stages not run again */
+		rc = forward_batch(lp, lp->pending_same ? b : lp->out, flags);
 		lp->pending = rc < 0;
 		pthread_mutex_unlock(&lp->lock);
 		return rc;
@@ -489,11 +493,13 @@ static int lproc_push(void *arg, struct batch *b, unsigned flags)
 	rc = 0;
 	if (process_next_deadline(lp->p) <= now) /* due blocks go out before newer lines */
 		rc = process_flush(lp->p, lp->out, now, false);
+	bool same = false;
 	if (rc == 0)
-		rc = process_batch(lp->p, b, lp->out, now, flags);
+		rc = process_batch_pass(lp->p, b, lp->out, now, flags, &same);
 	report_drops(lp);
-	if (rc == 0 && (rc = forward_batch(lp, lp->out, flags)) < 0) {
+	if (rc == 0 && (rc = forward_batch(lp, same ? b : lp->out, flags)) < 0) {
 		lp->pending = true;
+		lp->pending_same = same;
 		lp->pending_input = input_fingerprint(b);
 	}
 	pthread_mutex_unlock(&lp->lock);

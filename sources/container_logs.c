@@ -263,7 +263,46 @@ static int relabel(struct cl *cl, const struct labels *in, struct labels_builder
 	return rc;
 }
 
-/* The stdout and stderr label sets of a file; *keep false when relabel_rules drop it. */
+/* Bytes a copy of set takes: its label array and its strings (NUL-terminated). */
+static size_t set_size(const struct labels *set)
+{
+	size_t n = set->n * sizeof(struct label);
+	for (uint32_t i = 0; i < set->n; i++)
+		n += set->v[i].name_len + set->v[i].value_len + 2;
+	return n;
+}
+
+static bool same_str(const char *a, uint32_t alen, const char *b, uint32_t blen)
+{
+	return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/* Copies in into a, reusing like's strings where they are equal (stdout and stderr sets differ in
+ * one value at most): a file's two sets then cost one copy of the strings, not two. */
+static int copy_sharing(const struct labels *in, const struct labels *like, struct arena *a, struct labels *out)
+{
+	struct label *v = in->n ? arena_alloc(a, in->n * sizeof(*v)) : NULL;
+	if (in->n && !v)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < in->n; i++) {
+		const struct label *l = &in->v[i], *k = i < like->n ? &like->v[i] : NULL;
+		v[i] = *l;
+		v[i].name = k && same_str(k->name, k->name_len, l->name, l->name_len)
+				    ? k->name
+				    : arena_strndup(a, l->name, l->name_len);
+		v[i].value = k && same_str(k->value, k->value_len, l->value, l->value_len)
+				     ? k->value
+				     : arena_strndup(a, l->value, l->value_len);
+		if (!v[i].name || !v[i].value)
+			return -ENOMEM;
+	}
+	*out = (struct labels){v, in->n, in->hash};
+	return 0;
+}
+
+/* The stdout and stderr label sets of a file; *keep false when relabel_rules drop it. The file's
+ * arena is sized from the first set so both usually fit one allocation (memory per followed file
+ * is what 5,000 files multiply). */
 static int build_sets(struct cl *cl, struct cl_file *cf, const char *const kv[12], bool *keep)
 {
 	static const char *const streams[2] = {"stdout", "stderr"};
@@ -283,8 +322,13 @@ static int build_sets(struct cl *cl, struct cl_file *cf, const char *const kv[12
 		if (rc == 0 && cl->stream == STREAM_LABEL)
 			rc = labels_builder_set(&b, "stream", 6, streams[s], 6);
 		if (rc == 0 && (rc = labels_builder_finish(&b, &out)) == 0 &&
-		    (rc = relabel(cl, &out, &rb, &fin, keep)) == 0 && *keep)
-			rc = labels_copy(&fin, &cf->arena, &cf->ls[s]);
+		    (rc = relabel(cl, &out, &rb, &fin, keep)) == 0 && *keep) {
+			if (s == 0) {
+				size_t arr = fin.n * sizeof(struct label), want = set_size(&fin) + arr + 64;
+				arena_set_chunk_size(&cf->arena, want > 4 * arr ? want : 4 * arr);
+			}
+			rc = copy_sharing(&fin, &cf->ls[0], &cf->arena, &cf->ls[s]);
+		}
 		arena_reset(&cl->tmp);
 		labels_empty(&cf->md[s]);
 		if (rc == 0 && cl->stream == STREAM_METADATA) {

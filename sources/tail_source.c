@@ -4,9 +4,16 @@
  * Decisions:
  * - One worker thread per component drives the tailer; the component's lock is held while it reads,
  *   so an update (adding or removing files) waits at most one read turn.
- * - A batch is pushed when it holds BATCH_RECORDS records or BATCH_BYTES bytes, or when the tailer
- *   has nothing more to read. Push with PUSH_NONBLOCK; any refusal pauses and retries the same batch
- *   (the file offsets already moved past it, so dropping it would lose lines).
+ * - A batch is handed to the pusher when it holds BATCH_RECORDS records, BATCH_BYTES bytes or
+ *   BATCH_SETS label sets, when the tailer has nothing more to read, or when the pusher is idle. So
+ *   while one batch waits for its group commit the next grows (up to full): the batch size adapts to
+ *   the WAL's latency instead of paying one commit per few thousand lines. The label-set cap keeps a
+ *   batch's interning tables (and every copy downstream: WAL entry, loki.write's request) the same
+ *   size with 5,000 files as with 50. Push with PUSH_NONBLOCK; any refusal pauses and retries the
+ *   same batch (the file offsets already moved past it, so dropping it would lose lines).
+ * - Each file's label sets are interned into the batch once: a small memo maps the caller's set
+ *   (stable per file) to the batch's copy, so a line costs a pointer compare instead of a full
+ *   labels_equal. The memo is cleared whenever the batch is handed over or a file is let go.
  * - After a push returned 0 the offset of every file in the batch is committed as a WAL source
  *   position (pipelined: the worker does not wait for the group commit; a crash before it resends).
  */
@@ -24,7 +31,9 @@
 #include "wal/wal.h"
 
 #define BATCH_RECORDS 16384
-#define BATCH_BYTES   (4u << 20)
+#define BATCH_BYTES   (3u << 19)
+#define BATCH_SETS    256
+#define MEMO_SIZE     64 /* direct-mapped by the caller's label array address */
 #define READ_BUDGET   (4u << 20)
 #define RECENT_MAX    1024 /* positions of files recently let go, newer than what the WAL may hold */
 
@@ -37,6 +46,14 @@ struct recent {
 };
 
 static const char *const error_names[TAIL_ERR_N] = {"cri", "docker", "line_too_long", "partial_too_long"};
+
+/* A caller's label set (its array address, hash and size) and its interned copy in ts->b. */
+struct set_memo {
+	const struct label *in;
+	uint64_t hash;
+	uint32_t n;
+	struct labels out;
+};
 
 struct pos_entry {
 	char *key;
@@ -70,6 +87,7 @@ struct tail_source {
 	bool running, stopping;
 	struct forward_list fl;
 	struct batch *b;
+	struct set_memo memo[MEMO_SIZE]; /* valid for ts->b only */
 	struct tail_file *touched;
 	struct tail_file *all; /* every file, for destroy */
 	char *alive_key;       /* "<component id>:alive": when positions were last committed */
@@ -397,7 +415,7 @@ static void *pusher(void *arg)
 		pthread_mutex_unlock(&ts->push_lock); /* the worker fills the other batch meanwhile */
 		push_handoff(ts, &ts->inflight);
 		pthread_mutex_lock(&ts->push_lock);
-		ts->busy = false;
+		__atomic_store_n(&ts->busy, false, __ATOMIC_RELAXED);
 		pthread_cond_broadcast(&ts->push_cond);
 	}
 	pthread_mutex_unlock(&ts->push_lock);
@@ -415,11 +433,12 @@ int tail_source_flush(struct tail_source *ts)
 	struct batch *b = ts->inflight.b;
 	ts->inflight.b = ts->b;
 	ts->b = b;
+	memset(ts->memo, 0, sizeof(ts->memo));
 	int rc = snapshot_positions(ts, &ts->inflight);
 	if (!ts->pusher_running) {
 		push_handoff(ts, &ts->inflight); /* before start or after stop: inline */
 	} else {
-		ts->busy = true;
+		__atomic_store_n(&ts->busy, true, __ATOMIC_RELAXED);
 		pthread_cond_broadcast(&ts->push_cond);
 	}
 	pthread_mutex_unlock(&ts->push_lock);
@@ -436,14 +455,38 @@ static void touch(struct tail_source *ts, struct tail_file *f, uint64_t commit_o
 	}
 }
 
+static struct set_memo *memo_slot(struct tail_source *ts, const struct labels *in)
+{
+	return &ts->memo[((uintptr_t)in->v >> 4) & (MEMO_SIZE - 1)];
+}
+
+/* The batch's own copy of `in` when it was interned before, else `in` itself (interned as usual). */
+static const struct labels *memo_get(struct tail_source *ts, const struct labels *in)
+{
+	if (!in || !in->n)
+		return in;
+	struct set_memo *m = memo_slot(ts, in);
+	return m->in == in->v && m->hash == in->hash && m->n == in->n ? &m->out : in;
+}
+
+static void memo_put(struct tail_source *ts, const struct labels *in, const struct labels *out)
+{
+	if (in && in->n && in->v != out->v)
+		*memo_slot(ts, in) = (struct set_memo){in->v, in->hash, in->n, *out};
+}
+
 int tail_source_emit(struct tail_source *ts, struct tail_file *f, const struct labels *labels, int64_t ts_ns,
 		     const char *line, size_t len, const struct labels *metadata, uint64_t commit_off)
 {
-	int rc = batch_add_log(ts->b, labels, ts_ns, line, len, metadata);
+	const struct labels *ls = memo_get(ts, labels), *md = memo_get(ts, metadata);
+	int rc = batch_add_log(ts->b, ls, ts_ns, line, len, md);
 	if (rc < 0)
 		return rc;
+	const struct record *r = &ts->b->records[ts->b->n_records - 1];
+	memo_put(ts, ls, &r->log.labels);
+	memo_put(ts, md, &r->log.metadata);
 	touch(ts, f, commit_off);
-	if (ts->b->n_records >= BATCH_RECORDS || ts->b->bytes >= BATCH_BYTES)
+	if (ts->b->n_records >= BATCH_RECORDS || ts->b->bytes >= BATCH_BYTES || ts->b->n_sets >= BATCH_SETS)
 		return tail_source_flush(ts);
 	return 0;
 }
@@ -525,6 +568,7 @@ static void forget(struct tail_source *ts, struct tail_file *f, bool tailer_remo
 	if (f->touched)
 		tail_source_flush(ts); /* its position still counts: push before forgetting it */
 	untouch(ts, f);
+	memset(ts->memo, 0, sizeof(ts->memo)); /* its label arrays are freed below: no stale address */
 	remember(ts, f);
 	if (!tailer_removes)
 		tailer_remove(ts->t, f->tf);
@@ -581,8 +625,8 @@ static void *worker(void *arg)
 			pthread_mutex_lock(&ts->lock);
 		}
 		more = tailer_run(ts->t, 0, READ_BUDGET);
-		if (!more || ts->b->n_records >= BATCH_RECORDS / 4)
-			tail_source_flush(ts);
+		if (!more || !__atomic_load_n(&ts->busy, __ATOMIC_RELAXED))
+			tail_source_flush(ts); /* else the batch grows while the pusher waits on the WAL */
 		publish_stats(ts);
 	}
 	tail_source_flush(ts);
@@ -609,11 +653,13 @@ int tail_source_start(struct tail_source *ts)
 	int rc = pthread_create(&ts->push_thread, NULL, pusher, ts);
 	if (rc)
 		return -rc;
+	pthread_setname_np(ts->push_thread, "solder-push"); /* ps/top and the benches' per-thread CPU */
 	ts->pusher_running = true;
 	if ((rc = pthread_create(&ts->thread, NULL, worker, ts))) {
 		stop_pusher(ts);
 		return -rc;
 	}
+	pthread_setname_np(ts->thread, "solder-tail");
 	ts->running = true;
 	component_set_health(ts->c, HEALTH_HEALTHY, "tailing");
 	return 0;

@@ -4,8 +4,10 @@
  * Decisions:
  * - Directories are watched, not files: one watch per directory reports writes, creations, renames
  *   and deletions of every file in it, so 5,000 files in 5,000 pod directories cost 5,000 watches
- *   and no thread each. Events only mark files dirty; what happened is found by fstat/stat, which is
- *   also what the safety-net poll does, so a lost event (queue overflow) costs latency, not data.
+ *   and no thread each. Watches are found by wd and by directory through two small hash indexes
+ *   (rebuilt when one goes): an event costs the same with 10,000 watches as with 10. Events only
+ *   mark files dirty; what happened is found by fstat/stat, which is also what the safety-net poll
+ *   does, so a lost event (queue overflow) costs latency, not data.
  * - Reads use pread at the file's offset into one shared buffer: the offset is always the end of the
  *   last line handed out, so an unterminated tail is simply read again next time and nothing per file
  *   is buffered. Only gzip streams (not seekable) keep a small per-file carry of their unfinished line.
@@ -80,6 +82,8 @@ struct tailer {
 	size_t n_buckets;
 	struct watch *watches;
 	size_t n_watches, cap_watches;
+	uint32_t *by_wd, *by_dir; /* open addressing: watch index + 1, 0 = empty */
+	size_t index_cap;
 	int64_t next_poll_ns;
 	struct tailer_stats st;
 };
@@ -221,6 +225,8 @@ void tailer_free(struct tailer *t)
 	for (size_t i = 0; i < t->n_watches; i++)
 		free(t->watches[i].dir);
 	free(t->watches);
+	free(t->by_wd);
+	free(t->by_dir);
 	if (t->ifd >= 0)
 		close(t->ifd);
 	if (t->cd != (iconv_t)-1)
@@ -230,23 +236,94 @@ void tailer_free(struct tailer *t)
 	free(t);
 }
 
+static size_t wd_slot(int wd, size_t cap)
+{
+	return ((uint32_t)wd * 2654435761u) & (cap - 1);
+}
+
+static void index_put(struct tailer *t, size_t i)
+{
+	size_t mask = t->index_cap - 1, s = wd_slot(t->watches[i].wd, t->index_cap);
+	while (t->by_wd[s])
+		s = (s + 1) & mask;
+	t->by_wd[s] = (uint32_t)i + 1;
+	s = path_hash(t->watches[i].dir) & mask;
+	while (t->by_dir[s])
+		s = (s + 1) & mask;
+	t->by_dir[s] = (uint32_t)i + 1;
+}
+
+/* Rebuilds both indexes for n_watches + room (after a removal or to grow). */
+static int index_rebuild(struct tailer *t, size_t room)
+{
+	size_t cap = 64;
+	while (cap < 2 * (t->n_watches + room))
+		cap *= 2;
+	uint32_t *a = calloc(cap, sizeof(*a)), *b = calloc(cap, sizeof(*b));
+	if (!a || !b) {
+		free(a);
+		free(b);
+		return -ENOMEM;
+	}
+	free(t->by_wd);
+	free(t->by_dir);
+	t->by_wd = a;
+	t->by_dir = b;
+	t->index_cap = cap;
+	for (size_t i = 0; i < t->n_watches; i++)
+		index_put(t, i);
+	return 0;
+}
+
+static struct watch *watch_by_wd(struct tailer *t, int wd)
+{
+	if (!t->index_cap)
+		return NULL;
+	for (size_t s = wd_slot(wd, t->index_cap); t->by_wd[s]; s = (s + 1) & (t->index_cap - 1))
+		if (t->watches[t->by_wd[s] - 1].wd == wd)
+			return &t->watches[t->by_wd[s] - 1];
+	return NULL;
+}
+
+static struct watch *watch_by_dir(struct tailer *t, const char *dir)
+{
+	if (!t->index_cap)
+		return NULL;
+	for (size_t s = path_hash(dir) & (t->index_cap - 1); t->by_dir[s]; s = (s + 1) & (t->index_cap - 1))
+		if (strcmp(t->watches[t->by_dir[s] - 1].dir, dir) == 0)
+			return &t->watches[t->by_dir[s] - 1];
+	return NULL;
+}
+
+/* The kernel dropped wd (its directory went): forget it. */
+static void watch_remove(struct tailer *t, int wd)
+{
+	struct watch *w = watch_by_wd(t, wd);
+	if (!w)
+		return;
+	free(w->dir);
+	*w = t->watches[--t->n_watches];
+	index_rebuild(t, 0); /* on failure lookups fall back to nothing found: events are re-polled */
+}
+
 int tailer_watch_dir(struct tailer *t, const char *dir)
 {
-	for (size_t i = 0; i < t->n_watches; i++)
-		if (strcmp(t->watches[i].dir, dir) == 0)
-			return 0;
+	if (watch_by_dir(t, dir))
+		return 0;
 	int wd = inotify_add_watch(t->ifd, dir, WATCH_MASK | IN_ONLYDIR);
 	if (wd < 0)
 		return -errno;
-	for (size_t i = 0; i < t->n_watches; i++)
-		if (t->watches[i].wd == wd) { /* same directory by another name */
-			char *d = strdup(dir);
-			if (!d)
-				return -ENOMEM;
-			free(t->watches[i].dir);
-			t->watches[i].dir = d;
-			return 0;
-		}
+	struct watch *same = watch_by_wd(t, wd);
+	if (same) { /* same directory by another name */
+		char *d = strdup(dir);
+		if (!d)
+			return -ENOMEM;
+		free(same->dir);
+		same->dir = d;
+		return index_rebuild(t, 0);
+	}
+	if (2 * (t->n_watches + 1) > t->index_cap && index_rebuild(t, t->n_watches + 1) < 0)
+		return -ENOMEM;
 	if (t->n_watches == t->cap_watches) {
 		size_t cap = t->cap_watches ? t->cap_watches * 2 : 16;
 		struct watch *w = realloc(t->watches, cap * sizeof(*w));
@@ -259,6 +336,7 @@ int tailer_watch_dir(struct tailer *t, const char *dir)
 	if (!d)
 		return -ENOMEM;
 	t->watches[t->n_watches++] = (struct watch){wd, d};
+	index_put(t, t->n_watches - 1);
 	return 0;
 }
 
@@ -865,19 +943,14 @@ static void handle_events(struct tailer *t)
 				t->next_poll_ns = 0;
 				continue;
 			}
-			struct watch *w = NULL;
-			for (size_t i = 0; i < t->n_watches; i++)
-				if (t->watches[i].wd == e->wd)
-					w = &t->watches[i];
+			struct watch *w = watch_by_wd(t, e->wd);
 			if (!w)
 				continue;
 			if (e->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
 				if (t->o.on_dir_event)
 					t->o.on_dir_event(t->o.arg, w->dir, "", e->mask);
-				if (e->mask & IN_IGNORED) {
-					free(w->dir);
-					*w = t->watches[--t->n_watches];
-				}
+				if (e->mask & IN_IGNORED)
+					watch_remove(t, e->wd); /* found again: the callback may have added watches */
 				continue;
 			}
 			if (!e->len)

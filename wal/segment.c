@@ -64,6 +64,12 @@ int segment_payload_build(void *cctx, int level, const void *raw, size_t raw_len
 		free(p);
 		return -E2BIG;
 	}
+	if (cap - (SEGMENT_SUMMARY_SIZE + body) >= 65536) {
+		/* it waits in the writer's queue: do not keep the compression bound (raw size) for it */
+		uint8_t *q = realloc(p, SEGMENT_SUMMARY_SIZE + body);
+		if (q)
+			p = q;
+	}
 	put32(p, records);
 	put32(p + 4, (uint32_t)raw_len);
 	put64(p + 8, (uint64_t)ts_min);

@@ -316,6 +316,7 @@ int wal_open(const struct wal_options *opts, struct wal **out)
 		}
 	if ((rc = -pthread_create(&w->writer, NULL, writer_main, w)) < 0)
 		goto fail;
+	pthread_setname_np(w->writer, "wal-writer"); /* ps/top and the benches' per-thread CPU */
 	w->writer_started = true;
 	*out = w;
 	return 0;

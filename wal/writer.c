@@ -8,6 +8,18 @@
  * with the new high-water marks, the segment index, the source positions and the acked cursors. Only
  * after that commit are the new frames visible to readers and the appenders' callbacks called.
  *
+ * The gather wait pays off only when appenders run concurrently. When SOLO_GROUPS groups in a row
+ * each held a single append even though they waited (one source pushing, waiting for each commit
+ * before its next append), the writer stops waiting and commits at once whenever an append is
+ * queued (position-only requests still wait, to ride with the next append); appends that arrive
+ * during a commit still form the next group by themselves. Every PROBE_EVERY-th group
+ * waits again, and any group that finds several appends turns the wait back on.
+ *
+ * Acks alone (no data queued) are persisted at most every CURSOR_DELAY_NS: a busy sink acks every
+ * request, and one synced LMDB transaction per ack was most of this thread's work. Cursors also ride
+ * every data group, and wal_close persists them; a crash in between resends at most that much
+ * (duplicates, never loss: a cursor only ever lags what the backend acknowledged).
+ *
  * Failure never leaves a half state behind: the group's bytes are cut back (or, when even that fails,
  * the segment is abandoned at its committed size and a new one started — the index, not the file
  * length, says what is committed). ENOSPC (from a write or from LMDB) is "full", not an error: the
@@ -28,6 +40,9 @@
 #define GROUP_MAX_BYTES (8u << 20)
 #define WBUF_FLUSH (4u << 20)
 #define IDLE_WAKE_NS 100000000LL
+#define CURSOR_DELAY_NS 50000000LL
+#define SOLO_GROUPS	4
+#define PROBE_EVERY	16
 
 struct group {
 	struct pending *head, *tail;
@@ -540,10 +555,16 @@ static struct pending *fail_all(struct wal *w, struct group *g)
 	return all;
 }
 
-static bool housekeeping_due(struct wal *w, int64_t last_sync)
+/* Whether the idle writer must commit now; *wait_ns: how long it may sleep otherwise. */
+static bool housekeeping_due(struct wal *w, int64_t last_sync, int64_t last_commit, int64_t *wait_ns)
 {
-	if (w->cursors_dirty)
-		return true;
+	*wait_ns = IDLE_WAKE_NS;
+	if (w->cursors_dirty) {
+		int64_t left = last_commit + CURSOR_DELAY_NS - wal_now_ns();
+		if (w->closing || left <= 0)
+			return true;
+		*wait_ns = left;
+	}
 	for (size_t i = 0; i < w->nstreams; i++)
 		if (w->streams[i]->force_rotate)
 			return true;
@@ -552,6 +573,23 @@ static bool housekeeping_due(struct wal *w, int64_t last_sync)
 	for (size_t i = 0; i < w->nstreams; i++)
 		if (w->streams[i]->unsynced)
 			return wal_now_ns() - last_sync >= (int64_t)w->opts.fsync_interval_ms * 1000000;
+	return false;
+}
+
+/* Appends (not position-only requests) in the group just taken. */
+static size_t group_appends(const struct group *g)
+{
+	size_t n = 0;
+	for (const struct pending *p = g->head; p; p = p->next)
+		n += p->ntargets > 0;
+	return n;
+}
+
+static bool append_queued(const struct wal *w)
+{
+	for (const struct pending *p = w->qhead; p; p = p->next)
+		if (p->ntargets)
+			return true;
 	return false;
 }
 
@@ -570,21 +608,25 @@ void *writer_main(void *arg)
 {
 	struct wal *w = arg;
 	struct group g = { 0 };
-	int64_t last_sync = wal_now_ns();
+	int64_t last_sync = wal_now_ns(), last_commit = 0;
 	bool retrying = false;
+	unsigned solo = 0, groups = 0; /* groups in a row that held one append; groups taken */
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		if (!retrying && !w->qhead) {
-			bool due = housekeeping_due(w, last_sync);
+			int64_t wait_ns;
+			bool due = housekeeping_due(w, last_sync, last_commit, &wait_ns);
 			if (!due && w->closing)
 				break;
 			if (!due) {
-				cond_wait_ns(&w->writer_cv, &w->lock, IDLE_WAKE_NS);
+				cond_wait_ns(&w->writer_cv, &w->lock, wait_ns);
 				continue;
 			}
 		} else if (!retrying) {
-			gather(w);
+			if (solo < SOLO_GROUPS || !append_queued(w) || ++groups % PROBE_EVERY == 0)
+				gather(w);
 			take_group(w, &g);
+			solo = group_appends(&g) > 1 ? 0 : solo + (solo < SOLO_GROUPS);
 		}
 		g.sync_due = w->opts.fsync == WAL_FSYNC_GROUP ||
 			     (w->opts.fsync == WAL_FSYNC_INTERVAL &&
@@ -596,8 +638,9 @@ void *writer_main(void *arg)
 		w->writer_busy = false;
 		pthread_cond_broadcast(&w->space_cv);
 		if (rc == 0) {
+			last_commit = wal_now_ns();
 			if (g.sync_due)
-				last_sync = wal_now_ns();
+				last_sync = last_commit;
 			retrying = false;
 			w->queued_bytes -= g.bytes < w->queued_bytes ? g.bytes : w->queued_bytes;
 			struct pending *done = g.head;

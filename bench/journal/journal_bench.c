@@ -5,9 +5,10 @@
  * and loki.write delivers to a loopback lib/httpserver that answers 204 without decoding.
  *
  * Prints: entries/s (wall, from start until the source has forwarded all N entries into the WAL),
- * entries per CPU-second of the whole process (reader, WAL writer, loki.write lane, receiver — the
- * per-core figure), and peak RSS (VmHWM; sd-journal's mmap windows of the journal file count in it,
- * so RssFile is printed apart from RssAnon).
+ * entries per CPU-second of the agent's threads (reader, WAL writer, loki.write lane — the per-core
+ * figure; the receiver runs in a forked child and the bench's polling main thread is left out, see
+ * bench/tail/benchutil.h), the CPU by thread, the load average, and peak RSS (VmHWM; sd-journal's
+ * mmap windows of the journal file count in it, so RssFile is printed apart from RssAnon).
  *
  * Usage: journal_bench DIR N [ARGS]   (ARGS: extra loki.source.journal arguments, e.g. format_as_json;
  *                                     `relabel_rules = loki.relabel.r.rules` maps unit and level)
@@ -20,25 +21,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/tail/benchutil.h"
 #include "cmd/registry.h"
 #include "config/config.h"
-#include "lib/httpserver.h"
 #include "lib/metrics.h"
 #include "pipeline/runtime.h"
 #include "wal/wal.h"
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int receive(void *ctx, const struct http_request *req, struct http_response *resp)
-{
-	resp->status = 204;
-	return 0;
-}
+#define now_s bench_now_s
 
 struct progress {
 	uint64_t out;
@@ -126,10 +116,8 @@ int main(int argc, char **argv)
 	char dir[] = "/tmp/bench-journal-XXXXXX", text[2048], cmd[64];
 	if (!mkdtemp(dir))
 		return 1;
-	struct httpserver_options ho = {.listen = "127.0.0.1:0"};
-	struct httpserver *srv;
-	if (httpserver_start(&ho, &srv) < 0 ||
-	    httpserver_route(srv, "POST", "/loki/api/v1/push", HTTP_ROUTE_EXACT, receive, NULL) < 0)
+	struct bench_receiver recv;
+	if (bench_receiver_start(&recv, "/loki/api/v1/push") < 0)
 		return 1;
 	snprintf(
 		text, sizeof(text),
@@ -139,7 +127,7 @@ int main(int argc, char **argv)
 		"  rule {\n    source_labels = [\"__journal__systemd_unit\"]\n    target_label = \"unit\"\n  }\n"
 		"  rule {\n    source_labels = [\"__journal_priority_keyword\"]\n    target_label = \"level\"\n  }\n}\n"
 		"loki.write \"bench\" {\n  endpoint {\n    url = \"http://127.0.0.1:%d/loki/api/v1/push\"\n  }\n}\n",
-		argv[1], argc > 3 ? argv[3] : "", httpserver_port(srv));
+		argv[1], argc > 3 ? argv[3] : "", recv.port);
 	struct diag_list d;
 	diag_list_init(&d);
 	struct config *cfg = NULL;
@@ -158,7 +146,8 @@ int main(int argc, char **argv)
 	if (metrics_registry_new(&metrics) < 0)
 		return 1;
 	ro.metrics = metrics;
-	double t0 = now_s();
+	bench_print_load("journal", "at start");
+	double t0 = now_s(), c0 = bench_cpu_s(), main0 = bench_main_thread_cpu(), r0 = bench_receiver_cpu(&recv);
 	if (runtime_new(&ro, &rt) < 0 || runtime_apply(rt, cfg, &d) < 0)
 		return 1;
 	struct progress p = {0};
@@ -169,12 +158,11 @@ int main(int argc, char **argv)
 			fprintf(stderr, "out=%llu health=%s\n", (unsigned long long)p.out, p.health);
 	}
 	double t = now_s() - t0, reader_cpu = thread_cpu("journal");
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	double cpu = bench_cpu_s() - c0 - (bench_main_thread_cpu() - main0), rcpu = bench_receiver_cpu(&recv) - r0;
 	printf("journal: %llu of %llu entries into the WAL in %.2f s: %.0f entries/s wall, %.0f entries per CPU-second "
-	       "(%.2f s CPU, all threads)\n",
-	       (unsigned long long)p.out, (unsigned long long)total, t, p.out / t, p.out / cpu, cpu);
+	       "(%.2f s CPU, agent threads; receiver apart: %.2f s)\n",
+	       (unsigned long long)p.out, (unsigned long long)total, t, p.out / t, p.out / cpu, cpu, rcpu);
+	bench_print_threads("journal", main0);
 	printf("journal: the reader thread alone (sd-journal, mapping, push into the WAL): %.0f entries per CPU-second "
 	       "(%.2f s)\n",
 	       reader_cpu > 0 ? p.out / reader_cpu : 0.0, reader_cpu);
@@ -183,10 +171,11 @@ int main(int argc, char **argv)
 	if (p.out < total)
 		printf("journal: health: %s\n", p.health);
 	print_self_metrics(metrics);
+	bench_print_load("journal", "at end");
 	runtime_stop(rt, 1000000000LL);
 	runtime_free(rt);
 	wal_close(wal);
-	httpserver_stop(srv);
+	bench_receiver_stop(&recv);
 	diag_list_free(&d);
 	metrics_registry_free(metrics);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -1,8 +1,9 @@
 /*
  * bench/tail/files — memory with many files: N pods of one container each, every 0.log holding a few
  * CRI lines, all tailed by one solder.source.container_logs into the WAL and loki.write (204
- * receiver). Prints peak RSS once every line was delivered and after more lines were appended to
- * every file, so runs with 500 and 5,000 files show what each followed file costs.
+ * receiver, forked so its memory and CPU are not the agent's: benchutil.h). Prints peak RSS once
+ * every line was delivered and after more lines were appended to every file, so runs with 500 and
+ * 5,000 files show what each followed file costs, and the load average.
  *
  * Usage: files [N]   (default 5000)
  */
@@ -14,31 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/tail/benchutil.h"
 #include "cmd/registry.h"
 #include "config/config.h"
-#include "lib/httpserver.h"
 #include "pipeline/runtime.h"
 #include "wal/wal.h"
 
-static int receive(void *ctx, const struct http_request *req, struct http_response *resp)
-{
-	resp->status = 204;
-	return 0;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static __attribute__((unused)) double cpu_s(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
+#define now_s bench_now_s
 
 static void out_cb(void *arg, const struct component_info *info)
 {
@@ -79,6 +62,9 @@ static double rss_mib(void)
 int main(int argc, char **argv)
 {
 	int nfiles = argc > 1 ? atoi(argv[1]) : 5000;
+	struct bench_receiver recv;
+	if (bench_receiver_start(&recv, "/loki/api/v1/push") < 0)
+		return 1;
 	char dir[] = "/tmp/bench-tail-files-XXXXXX", pods[128], wald[128], text[2048], cmd[512];
 	if (!mkdtemp(dir))
 		return 1;
@@ -98,16 +84,11 @@ int main(int argc, char **argv)
 		strcat(p, "/0.log");
 		total += write_lines(p, 0, 4);
 	}
-	struct httpserver_options ho = {.listen = "127.0.0.1:0"};
-	struct httpserver *srv;
-	if (httpserver_start(&ho, &srv) < 0 ||
-	    httpserver_route(srv, "POST", "/loki/api/v1/push", HTTP_ROUTE_EXACT, receive, NULL) < 0)
-		return 1;
 	snprintf(text, sizeof(text),
 		 "solder.source.container_logs \"bench\" {\n  path = \"%s\"\n  forward_to = "
 		 "[loki.write.bench.receiver]\n}\n"
 		 "loki.write \"bench\" {\n  endpoint {\n    url = \"http://127.0.0.1:%d/loki/api/v1/push\"\n  }\n}\n",
-		 pods, httpserver_port(srv));
+		 pods, recv.port);
 	struct diag_list d;
 	diag_list_init(&d);
 	struct config *cfg = NULL;
@@ -133,13 +114,14 @@ int main(int argc, char **argv)
 		total += write_lines(p, 4, 4);
 	}
 	out = wait_out(rt, total);
+	bench_print_load("tail files", "at end");
 	printf("tail files: %d files followed, %llu lines delivered (first pass %.2f s); peak RSS %.1f MiB before "
 	       "start, %.1f MiB after the first pass, %.1f MiB after appending to every file\n",
 	       nfiles, (unsigned long long)out, t1, before, first, rss_mib());
 	runtime_stop(rt, 1000000000LL);
 	runtime_free(rt);
 	wal_close(wal);
-	httpserver_stop(srv);
+	bench_receiver_stop(&recv);
 	diag_list_free(&d);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) == 0 && out == total ? 0 : 1;

@@ -205,6 +205,7 @@ struct lp_entry *lp_entry_get(struct lp_run *run)
 	}
 	run->depth++;
 	labels_empty(&e->base);
+	labels_empty(&e->base_md);
 	labels_builder_reset(&e->labels, NULL);
 	labels_builder_reset(&e->metadata, NULL);
 	arena_reset(&e->mem);
@@ -479,12 +480,67 @@ void lp_drop(struct lp_run *run, const char *reason, const struct lp_entry *e)
 	run->drops[i].bytes += e->line_len;
 }
 
+/* The builder still holds exactly the set it was reset to: no finish (and no rehash) needed. */
+static bool unchanged(const struct labels_builder *b, const struct labels *base)
+{
+	return b->n_add == 0 && b->n_del == 0 && b->base == base->v && b->n_base == base->n;
+}
+
+/* Pass-through ends: the input records "emitted" so far are copied to out, in order. */
+static int materialize(struct lp_run *run)
+{
+	run->pass = false;
+	for (size_t i = 0; i < run->pass_n; i++) {
+		const struct record *r = &run->pass_in->records[i];
+		int rc = batch_add_log(run->out, &r->log.labels, r->log.ts_ns, r->log.line, r->log.line_len,
+				       &r->log.metadata);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The top-level entry of the record being run leaves exactly as that record came in. */
+static bool passes(const struct lp_run *run, const struct lp_entry *e, bool same_labels)
+{
+	const struct record *r = &run->pass_in->records[run->pass_cur];
+	return run->depth == 1 && run->pass_n == run->pass_cur && same_labels && e->base.v == r->log.labels.v &&
+	       e->base.n == r->log.labels.n && unchanged(&e->metadata, &e->base_md) &&
+	       e->base_md.v == r->log.metadata.v && e->base_md.n == r->log.metadata.n && e->line == r->log.line &&
+	       e->line_len == r->log.line_len && e->ts_ns == r->log.ts_ns;
+}
+
+/*
+ * Most entries leave the stages with the labels they came with (an input batch's interned set,
+ * which cannot change during the run): those skip the builder and, after the first, the out batch's
+ * set lookup too (its copy is remembered, so interning is a pointer compare, not a labels_equal).
+ */
 static int emit(struct lp_run *run, struct lp_entry *e)
 {
 	struct labels ls, md;
-	if (labels_builder_finish(&e->labels, &ls) || labels_builder_finish(&e->metadata, &md))
+	bool same = unchanged(&e->labels, &e->base);
+	if (run->pass) {
+		if (passes(run, e, same)) {
+			run->pass_n++;
+			return 0;
+		}
+		int rc = materialize(run);
+		if (rc < 0)
+			return rc;
+	}
+	if (same)
+		ls = e->base.v == run->memo_in && e->base.v ? run->memo_out : e->base;
+	else if (labels_builder_finish(&e->labels, &ls))
+		return -ENOMEM;
+	if (unchanged(&e->metadata, &e->base_md))
+		md = e->base_md;
+	else if (labels_builder_finish(&e->metadata, &md))
 		return -ENOMEM;
 	int rc = batch_add_log(run->out, &ls, e->ts_ns, e->line, e->line_len, &md);
+	if (rc == 0 && same && e->base.n) {
+		run->memo_in = e->base.v;
+		run->memo_out = run->out->records[run->out->n_records - 1].log.labels;
+	}
 	if (rc == -EINVAL) { /* a join grew past what a batch holds */
 		lp_drop(run, "line_too_long", e);
 		return 0;
@@ -520,13 +576,35 @@ static void begin(struct process *p, struct batch *out, int64_t now_ns, unsigned
 	p->run.flags = flags;
 	p->run.depth = 0;
 	p->run.invalid_labels = 0;
+	p->run.memo_in = NULL; /* its copy lived in the previous out batch */
+	p->run.pass = false;
 }
 
 static void end(struct process *p) { p->invalid_total += p->run.invalid_labels; }
 
 int process_batch(struct process *p, const struct batch *in, struct batch *out, int64_t now_ns, unsigned flags)
 {
+	return process_batch_pass(p, in, out, now_ns, flags, NULL);
+}
+
+static bool only_logs(const struct batch *b)
+{
+	for (size_t i = 0; i < b->n_records; i++)
+		if (b->records[i].kind != RECORD_LOG)
+			return false;
+	return true;
+}
+
+int process_batch_pass(struct process *p, const struct batch *in, struct batch *out, int64_t now_ns, unsigned flags,
+		       bool *same)
+{
 	begin(p, out, now_ns, flags);
+	if (same) {
+		*same = false;
+		p->run.pass = out->n_records == 0 && only_logs(in);
+		p->run.pass_in = in;
+		p->run.pass_n = 0;
+	}
 	int rc = 0;
 	if (in->position_len || in->source_len)
 		rc = batch_set_position(out, in->source, in->source_len, in->position, in->position_len);
@@ -534,12 +612,14 @@ int process_batch(struct process *p, const struct batch *in, struct batch *out, 
 		const struct record *r = &in->records[i];
 		if (r->kind != RECORD_LOG)
 			continue;
+		p->run.pass_cur = i;
 		struct lp_entry *e = lp_entry_get(&p->run);
 		if (!e) {
 			rc = -ENOMEM;
 			break;
 		}
 		e->base = r->log.labels;
+		e->base_md = r->log.metadata;
 		labels_builder_reset(&e->labels, &r->log.labels);
 		labels_builder_reset(&e->metadata, &r->log.metadata);
 		e->ts_ns = r->log.ts_ns;
@@ -548,6 +628,13 @@ int process_batch(struct process *p, const struct batch *in, struct batch *out, 
 		rc = lp_run_list(&p->run, &p->top, 0, e);
 		lp_entry_put(&p->run);
 	}
+	if (rc >= 0 && p->run.pass) {
+		if (p->run.pass_n == in->n_records)
+			*same = true;
+		else
+			rc = materialize(&p->run); /* the last entries were dropped or held */
+	}
+	p->run.pass = false;
 	end(p);
 	return rc < 0 ? rc : 0;
 }

@@ -32,6 +32,15 @@ void process_free(struct process *p);
  * and flags has PUSH_NONBLOCK (out is then incomplete: the caller retries the whole batch).
  */
 int process_batch(struct process *p, const struct batch *in, struct batch *out, int64_t now_ns, unsigned flags);
+/*
+ * process_batch, except that when out is empty, `in` holds only log records and every one of them
+ * leaves the stages unchanged, once and in order (stage.cri on lines a source already parsed, a
+ * match that selects nothing, …), nothing is copied: *same is set and `in` is the output (out
+ * stays empty). As soon as one entry differs, the ones before it are copied and it goes on as
+ * process_batch does (*same false).
+ */
+int process_batch_pass(struct process *p, const struct batch *in, struct batch *out, int64_t now_ns, unsigned flags,
+		       bool *same);
 
 /* Emits held entries that are due at now_ns (all of them when `all`, at stop) into out. */
 int process_flush(struct process *p, struct batch *out, int64_t now_ns, bool all);

@@ -48,6 +48,7 @@ struct lp_extracted {
 
 struct lp_entry {
 	struct labels base; /* labels the entry entered the pipeline with: the extracted map's seed */
+	struct labels base_md; /* structured metadata it entered with (emit reuses both when unchanged) */
 	struct labels_builder labels;
 	struct labels_builder metadata;
 	int64_t ts_ns;
@@ -110,6 +111,14 @@ struct lp_run {
 	struct re2_state re;
 	char *buf; /* scratch for joins (drop's source values…), grown as needed */
 	size_t buf_cap;
+	/* emit: the last unchanged input set (immutable for the run) and its copy interned in out */
+	const struct label *memo_in;
+	struct labels memo_out;
+	/* pass-through (process_batch_pass): while every entry leaves as it came, in order, nothing is
+	 * copied; pass_n input records are "emitted" so far, pass_cur is the record being run */
+	const struct batch *pass_in;
+	size_t pass_cur, pass_n;
+	bool pass;
 };
 
 /* ---- engine services for stages ---- */
