@@ -99,6 +99,48 @@ static void run_case(const struct stage_case *c)
 		fail_msg("%s: output\n%s\nwant\n%s", c->name, got, c->want);
 	if (strcmp(drops, c->drops ? c->drops : "") != 0)
 		fail_msg("%s: drops %s, want %s", c->name, drops, c->drops ? c->drops : "");
+	/* the pass-through variant gives the same output, whether it copied nothing or fell back */
+	struct config *cfg2;
+	struct process *p2 = compile(c->stages, &cfg2);
+	batch_reset(out);
+	bool same = true;
+	assert_int_equal(process_batch_pass(p2, in, out, NOW, 0, &same), 0);
+	harness_format_batch(same ? in : out, got, sizeof(got));
+	if (same)
+		assert_int_equal(out->n_records, 0);
+	if (strcmp(got, c->want) != 0)
+		fail_msg("%s (pass-through, same=%d): output\n%s\nwant\n%s", c->name, same, got, c->want);
+	process_free(p2);
+	harness_body_free(cfg2);
+	batch_free(in);
+	batch_free(out);
+	process_free(p);
+	harness_body_free(cfg);
+}
+
+/* Nothing changed: the input is the output; one changed entry in the middle: all copied, in order. */
+static void test_pass_through(void **state)
+{
+	struct config *cfg;
+	struct process *p = compile("stage.cri { }", &cfg);
+	static const struct in_entry plain[] = { { "app=a", 1, "{\"msg\":\"a b\"}" }, { "app=b", 2, "plain" }, { 0 } };
+	static const struct in_entry mixed[] = { { "app=a", 1, "one" },
+						  { "app=a", 2, "2024-01-02T03:04:05Z stdout F two" },
+						  { "app=b", 3, "three" },
+						  { 0 } };
+	struct batch *in = make_batch(plain, 8), *out = batch_new();
+	bool same = false;
+	assert_int_equal(process_batch_pass(p, in, out, NOW, 0, &same), 0);
+	assert_true(same);
+	assert_int_equal(out->n_records, 0);
+	batch_free(in);
+	in = make_batch(mixed, 8);
+	assert_int_equal(process_batch_pass(p, in, out, NOW, 0, &same), 0);
+	assert_false(same);
+	char got[1024];
+	harness_format_batch(out, got, sizeof(got));
+	assert_string_equal(got, "{app=\"a\"} 1 one\n{app=\"a\", stream=\"stdout\"} 1704164645000000000 two\n"
+				 "{app=\"b\"} 3 three\n");
 	batch_free(in);
 	batch_free(out);
 	process_free(p);
@@ -423,6 +465,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cri),
+		cmocka_unit_test(test_pass_through),
 		cmocka_unit_test(test_docker_json_logfmt),
 		cmocka_unit_test(test_regex_labels_output),
 		cmocka_unit_test(test_replace_truncate),
