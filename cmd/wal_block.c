@@ -16,7 +16,7 @@ static const struct arg_schema args[] = {
 	{ "fsync", &type_string, .def = "group", .one_of = "group|interval|never",
 	  .doc = "group: acknowledged means on disk; interval: synced every fsync_interval; never: the kernel decides." },
 	{ "fsync_interval", &type_duration, .def = "1s", .doc = "Sync period for fsync = \"interval\"." },
-	{ "max_commit_delay", &type_duration, .def = "5ms", .doc = "How long the writer gathers appends into one commit." },
+	{ "max_commit_delay", &type_duration, .def = "5ms", .doc = "Longest the writer gathers appends into one commit (skipped while groups hold a single append)." },
 	{ "when_full", &type_string, .def = "backpressure", .one_of = "backpressure|drop_oldest",
 	  .doc = "backpressure: pushes get 429 and pull sources pause; drop_oldest: the oldest data is dropped and counted." },
 	{ "segment_size", &type_bytes, .def = "64MiB", .doc = "Size of one segment file." },
