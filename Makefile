@@ -46,6 +46,9 @@ BENCHES   := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS))
 
 FUZZ_SECONDS ?= 60
 
+# Objects are real targets, never intermediates: a missing one is rebuilt, not skipped.
+.SECONDARY:
+
 .PHONY: FORCE all deps test-deps run test unit asan-unit integration fuzz fuzz-build fuzz-smoke format lint \
 	clean bench test-crash
 .DEFAULT_GOAL := all
