@@ -124,11 +124,16 @@ static bool lane_should_exit(struct lane *l, bool idle)
 	return out;
 }
 
+#define RETRY_AFTER_MAX_NS (15 * 60 * 1000000000LL)
+
 static int64_t backoff_ns(const struct wal_sink_options *o, int failures, int64_t retry_after_ms)
 {
+	/* The server's Retry-After wins over max_backoff, as Prometheus honours it: it knows when it can take
+	 * data again, and coming back sooner only earns another refusal. A ceiling keeps a bogus value from
+	 * parking the lane for days. */
 	if (retry_after_ms > 0) {
 		int64_t ra = retry_after_ms * 1000000LL;
-		return ra < o->max_backoff_ns ? ra : o->max_backoff_ns;
+		return ra < RETRY_AFTER_MAX_NS ? ra : RETRY_AFTER_MAX_NS;
 	}
 	int64_t b = o->min_backoff_ns;
 	for (int i = 1; i < failures && b < o->max_backoff_ns; i++)

@@ -9,7 +9,7 @@
  *
  * A lane's thread reads its stream from the cursor, merges entries into one batch up to max_bytes or
  * max_wait, and calls deliver. OK and DROP advance the cursor (DROP counts the records with the
- * reason); RETRY waits with capped exponential backoff and jitter (or the server's Retry-After) and
+ * reason); RETRY waits with capped exponential backoff and jitter (or the server's Retry-After, which may exceed max_backoff, up to 15 min) and
  * tries the same batch again, for ever unless max_retries is set. A lane that keeps failing makes the
  * component unhealthy with the last error; a healthy lane never waits on a failing one.
  */
