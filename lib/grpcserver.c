@@ -38,6 +38,7 @@
 #include <netinet/tcp.h>
 
 #include "lib/log.h"
+#include "lib/tlsconn.h"
 
 struct conn;
 
@@ -93,6 +94,7 @@ struct conn {
 	pthread_t thread;
 	atomic_bool done;
 	int fd;
+	struct tlsconn *tls; /* NULL: cleartext */
 	char remote[64];
 	nghttp2_session *session;
 	struct stream *ready_head, *ready_tail;
@@ -533,6 +535,11 @@ static int send_all(struct conn *c)
 			return -EIO;
 		if (n == 0)
 			return 0;
+		if (c->tls) {
+			if (tlsconn_send(c->tls, data, (size_t)n, 30000))
+				return -EIO;
+			continue;
+		}
 		for (ssize_t off = 0; off < n;) {
 			ssize_t w = send(c->fd, data + off, (size_t)(n - off), MSG_NOSIGNAL);
 			if (w < 0 && errno == EINTR)
@@ -614,9 +621,14 @@ static void conn_loop(struct conn *c)
 			return;
 		}
 		struct pollfd pfd[3] = {{c->fd, POLLIN, 0}, {srv->stop_pipe[0], POLLIN, 0}, {c->wake_fd, POLLIN, 0}};
-		int n = poll(pfd, 3, 1000);
+		bool pending = c->tls && tlsconn_pending(c->tls); /* decrypted bytes poll() cannot see */
+		int n = poll(pfd, 3, pending ? 0 : 1000);
 		if (n < 0 && errno != EINTR)
 			return;
+		if (pending) {
+			pfd[0].revents |= POLLIN;
+			n = n > 0 ? n : 1;
+		}
 		if (n > 0 && (pfd[2].revents & POLLIN)) {
 			collect_done(c);
 			last = now_ns();
@@ -633,8 +645,8 @@ static void conn_loop(struct conn *c)
 			}
 			continue;
 		}
-		ssize_t r = recv(c->fd, buf, sizeof(buf), 0);
-		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+		ssize_t r = c->tls ? tlsconn_recv(c->tls, buf, sizeof(buf)) : recv(c->fd, buf, sizeof(buf), 0);
+		if (r < 0 && (c->tls ? r == -EAGAIN : errno == EINTR || errno == EAGAIN))
 			continue;
 		if (r <= 0)
 			return;
@@ -669,7 +681,9 @@ static void close_gracefully(int fd)
 static void *conn_main(void *arg)
 {
 	struct conn *c = arg;
-	if (session_new(c) == 0)
+	struct tlsconn_server *tls = c->srv->opts.tls;
+	if ((!tls || tlsconn_accept(tls, c->fd, c->srv->stop_pipe[0], c->remote, &c->tls) == 0) &&
+	    session_new(c) == 0)
 		conn_loop(c);
 	/* nghttp2_session_del frees its own stream state without callbacks: ours go here, running ones
 	 * are orphaned for collect_done to free once their worker is done */
@@ -687,6 +701,8 @@ static void *conn_main(void *arg)
 		nghttp2_session_del(c->session);
 	c->session = NULL;
 	drain_running(c);
+	tlsconn_close(c->tls);
+	c->tls = NULL;
 	close_gracefully(c->fd);
 	c->fd = -1;
 	atomic_store(&c->done, true);
