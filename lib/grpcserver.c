@@ -11,6 +11,9 @@
  * connection thread then submits the reply: HEADERS, one framed DATA message, and trailers with
  * grpc-status (or Trailers-Only for an error). A stream the client resets while its call runs is
  * orphaned, not freed, until the worker is done with it.
+ * With opts.tls the connection thread first runs the TLS handshake (lib/tlsconn: bounded in time,
+ * cancelled by stop, a failure only ends that connection), then moves records instead of raw bytes;
+ * the poll loop also checks for decrypted bytes GnuTLS holds, which poll() cannot see.
  *
  * Memory: a stream buffers at most max_recv_msg_size + 5 bytes, and a server-wide budget caps what
  * all streams hold together; a stream over either answers RESOURCE_EXHAUSTED without buffering more.
