@@ -8,14 +8,14 @@
 
 DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev libcurl4-openssl-dev libzstd-dev \
 	libsnappy-dev libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev libsystemd-dev liblmdb-dev \
-	libjansson-dev libcmocka-dev libmicrohttpd-dev libnghttp2-dev libpcre2-dev nettle-dev zlib1g-dev
+	libjansson-dev libcmocka-dev libmicrohttpd-dev libnghttp2-dev libpcre2-dev nettle-dev zlib1g-dev libgnutls28-dev
 # Peers and tools the tests start (never services: tests start them by hand on loopback).
 TEST_DEB_PKGS := curl python3 python3-protobuf python3-snappy python3-grpcio prometheus \
 	prometheus-node-exporter systemd-journal-remote gdb chromium iproute2 nftables openssl
 
 CC      ?= cc
 CLANG   ?= clang
-PKG_LIBS := libcurl libzstd libprotobuf-c libsystemd jansson libmicrohttpd libnghttp2 libpcre2-8 nettle zlib
+PKG_LIBS := libcurl libzstd libprotobuf-c libsystemd jansson libmicrohttpd libnghttp2 libpcre2-8 nettle zlib gnutls
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
 PKG_LDLIBS := $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null)
 

@@ -11,6 +11,9 @@
  * connection thread then submits the reply: HEADERS, one framed DATA message, and trailers with
  * grpc-status (or Trailers-Only for an error). A stream the client resets while its call runs is
  * orphaned, not freed, until the worker is done with it.
+ * With opts.tls the connection thread first runs the TLS handshake (lib/tlsconn: bounded in time,
+ * cancelled by stop, a failure only ends that connection), then moves records instead of raw bytes;
+ * the poll loop also checks for decrypted bytes GnuTLS holds, which poll() cannot see.
  *
  * Memory: a stream buffers at most max_recv_msg_size + 5 bytes, and a server-wide budget caps what
  * all streams hold together; a stream over either answers RESOURCE_EXHAUSTED without buffering more.
@@ -38,6 +41,7 @@
 #include <netinet/tcp.h>
 
 #include "lib/log.h"
+#include "lib/tlsconn.h"
 
 struct conn;
 
@@ -93,6 +97,7 @@ struct conn {
 	pthread_t thread;
 	atomic_bool done;
 	int fd;
+	struct tlsconn *tls; /* NULL: cleartext */
 	char remote[64];
 	nghttp2_session *session;
 	struct stream *ready_head, *ready_tail;
@@ -533,6 +538,11 @@ static int send_all(struct conn *c)
 			return -EIO;
 		if (n == 0)
 			return 0;
+		if (c->tls) {
+			if (tlsconn_send(c->tls, data, (size_t)n, 30000))
+				return -EIO;
+			continue;
+		}
 		for (ssize_t off = 0; off < n;) {
 			ssize_t w = send(c->fd, data + off, (size_t)(n - off), MSG_NOSIGNAL);
 			if (w < 0 && errno == EINTR)
@@ -614,9 +624,14 @@ static void conn_loop(struct conn *c)
 			return;
 		}
 		struct pollfd pfd[3] = {{c->fd, POLLIN, 0}, {srv->stop_pipe[0], POLLIN, 0}, {c->wake_fd, POLLIN, 0}};
-		int n = poll(pfd, 3, 1000);
+		bool pending = c->tls && tlsconn_pending(c->tls); /* decrypted bytes poll() cannot see */
+		int n = poll(pfd, 3, pending ? 0 : 1000);
 		if (n < 0 && errno != EINTR)
 			return;
+		if (pending) {
+			pfd[0].revents |= POLLIN;
+			n = n > 0 ? n : 1;
+		}
 		if (n > 0 && (pfd[2].revents & POLLIN)) {
 			collect_done(c);
 			last = now_ns();
@@ -633,8 +648,8 @@ static void conn_loop(struct conn *c)
 			}
 			continue;
 		}
-		ssize_t r = recv(c->fd, buf, sizeof(buf), 0);
-		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+		ssize_t r = c->tls ? tlsconn_recv(c->tls, buf, sizeof(buf)) : recv(c->fd, buf, sizeof(buf), 0);
+		if (r < 0 && (c->tls ? r == -EAGAIN : errno == EINTR || errno == EAGAIN))
 			continue;
 		if (r <= 0)
 			return;
@@ -669,7 +684,9 @@ static void close_gracefully(int fd)
 static void *conn_main(void *arg)
 {
 	struct conn *c = arg;
-	if (session_new(c) == 0)
+	struct tlsconn_server *tls = c->srv->opts.tls;
+	if ((!tls || tlsconn_accept(tls, c->fd, c->srv->stop_pipe[0], c->remote, &c->tls) == 0) &&
+	    session_new(c) == 0)
 		conn_loop(c);
 	/* nghttp2_session_del frees its own stream state without callbacks: ours go here, running ones
 	 * are orphaned for collect_done to free once their worker is done */
@@ -687,6 +704,8 @@ static void *conn_main(void *arg)
 		nghttp2_session_del(c->session);
 	c->session = NULL;
 	drain_running(c);
+	tlsconn_close(c->tls);
+	c->tls = NULL;
 	close_gracefully(c->fd);
 	c->fd = -1;
 	atomic_store(&c->done, true);

@@ -1,5 +1,7 @@
 /*
- * grpcserver — a small unary gRPC server on nghttp2 over cleartext TCP (h2c, prior knowledge).
+ * grpcserver — a small unary gRPC server on nghttp2 over cleartext TCP (h2c, prior knowledge) or,
+ * given a tlsconn_server, over TLS with ALPN "h2" (lib/tlsconn: the handshake runs on the
+ * connection's thread, bounded in time).
  *
  * One listener thread accepts; each connection gets its own thread running a poll loop over its
  * nghttp2 session; complete calls run on a pool of worker threads, so a handler may block (push
@@ -18,6 +20,7 @@
 #include "lib/grpc.h"
 
 struct grpcserver;
+struct tlsconn_server;
 
 struct grpcserver_options {
 	const char *listen;		 /* "host:port", "[::1]:port", ":port"; port 0 = any free */
@@ -27,6 +30,7 @@ struct grpcserver_options {
 	size_t max_buffered_bytes;	 /* request bytes held across all streams; 0 = 4 * max_recv + 16 MiB */
 	unsigned idle_timeout_seconds;	 /* a connection without traffic is closed; 0 = 300 */
 	unsigned workers;		 /* threads running handlers (calls in flight at once); 0 = 32 */
+	struct tlsconn_server *tls;	 /* borrowed, outlives the server; NULL = cleartext h2c */
 };
 
 struct grpc_call {

@@ -1,6 +1,6 @@
 /*
- * otelcol.receiver.otlp — receives OTLP over gRPC (lib/grpcserver, h2c) and OTLP/HTTP (lib/httpserver,
- * protobuf and JSON bodies), with Alloy's arguments.
+ * otelcol.receiver.otlp — receives OTLP over gRPC (lib/grpcserver, h2c, or TLS with ALPN h2 through
+ * lib/tlsconn) and OTLP/HTTP (lib/httpserver, protobuf and JSON bodies), with Alloy's arguments.
  *
  * Each request is checked (the protobuf must decode; JSON is converted to protobuf first, so nothing
  * downstream ever sees JSON) and then pushed whole, still encoded, as one payload record to the
@@ -10,8 +10,10 @@
  * client keeps the data and retries; nothing is buffered here. As in the Collector, a signal without
  * consumers is not served: gRPC UNIMPLEMENTED, HTTP 404.
  *
- * Not supported yet (refused when configured, with a log line saying so): TLS on the gRPC server,
- * TLS material other than cert_file/key_file on the HTTP server, `auth`, and the unix transport.
+ * Not supported yet (refused when configured, with a log line saying so): on the gRPC server, TLS
+ * arguments other than cert_file, key_file, client_ca_file (clients must then present a certificate
+ * it verifies), min_version and max_version; on the HTTP server, TLS material other than
+ * cert_file/key_file; `auth`; and the unix transport.
  * Keepalive: nghttp2 answers pings itself; server_parameters.max_connection_idle closes idle gRPC
  * connections, http.idle_timeout idle HTTP ones. Other tuning arguments (buffer sizes, timeouts,
  * include_metadata, compression_algorithms) are accepted and have no effect.
@@ -27,6 +29,7 @@
 #include "lib/httpserver.h"
 #include "lib/log.h"
 #include "lib/otlp.h"
+#include "lib/tlsconn.h"
 #include "pipeline/component.h"
 
 static const struct arg_schema enforcement_policy_args[] = {
@@ -146,6 +149,7 @@ struct otlp_receiver {
 	struct grpcserver_options grpc_opts;
 	char *grpc_endpoint;
 	struct grpcserver *grpc;
+	struct tlsconn_server *grpc_tls; /* NULL: h2c; freed after the server stops */
 
 	bool http_on, cors_on;
 	struct httpserver_options http_opts;
@@ -412,11 +416,58 @@ static int refuse(struct otlp_receiver *r, const char *what)
 	return -ENOTSUP;
 }
 
+/*
+ * The gRPC server's TLS credentials are loaded here, at create, so a wrong file is a create error
+ * naming it. TLS material given inline (*_pem), ca_file (no meaning for a server) and the tuning
+ * arguments GnuTLS priorities do not map one to one (cipher_suites, curve_preferences,
+ * reload_interval, the system CA pool) are refused rather than ignored.
+ */
+static int config_grpc_tls(struct otlp_receiver *r, const struct cfg_body *tls)
+{
+	static const char *const unsupported[] = {"ca_file", "ca_pem", "cert_pem", "key_pem", "cipher_suites",
+						  "curve_preferences"};
+	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
+		if (common_attr_set(tls, unsupported[i]))
+			return refuse(r, "grpc tls: only cert_file, key_file, client_ca_file, min_version and "
+					 "max_version are supported");
+	if (cfg_duration_ns(tls, "reload_interval", 0) > 0)
+		return refuse(r, "grpc tls reload_interval (restart solder to load a new certificate)");
+	if (cfg_bool(tls, "include_system_ca_certs_pool", false))
+		return refuse(r, "grpc tls include_system_ca_certs_pool (use client_ca_file)");
+	struct tlsconn_server_options o = {
+		.cert_file = cfg_string(tls, "cert_file"),
+		.key_file = cfg_string(tls, "key_file"),
+		.client_ca_file = cfg_string(tls, "client_ca_file"),
+		.min_version = cfg_string(tls, "min_version"),
+		.max_version = cfg_string(tls, "max_version"),
+		.alpn = "h2",
+		.log_component = component_id(r->c),
+	};
+	if (!o.cert_file || !o.key_file)
+		return refuse(r, "grpc tls without both cert_file and key_file");
+	char err[600], q[640];
+	int rc = tlsconn_server_new(&o, &r->grpc_tls, err, sizeof(err));
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc) {
+		log_msg(LOG_ERROR, component_id(r->c), "cannot load the gRPC server's TLS credentials", "err=%s",
+			log_quote(q, sizeof(q), err));
+		component_set_health(r->c, HEALTH_UNHEALTHY, "grpc tls: %s", err);
+		return rc;
+	}
+	r->grpc_opts.tls = r->grpc_tls;
+	return 0;
+}
+
 static int config_grpc(struct otlp_receiver *r, const struct cfg_body *g)
 {
 	size_t cur = 0;
-	if (cfg_next_block(g, "tls", &cur))
-		return refuse(r, "grpc tls (terminate TLS in front of solder, or use the http server with tls)");
+	const struct cfg_block *tls = cfg_next_block(g, "tls", &cur);
+	if (tls) {
+		int rc = config_grpc_tls(r, tls->body);
+		if (rc)
+			return rc;
+	}
 	if (cfg_get(g, "auth") && cfg_get(g, "auth")->kind != VAL_NULL)
 		return refuse(r, "grpc auth");
 	const char *transport = cfg_string(g, "transport");
@@ -618,6 +669,7 @@ static void otlp_destroy(void *state)
 	free(r->http_endpoint);
 	free(r->tls_cert);
 	free(r->tls_key);
+	tlsconn_server_free(r->grpc_tls); /* after otlp_stop: no connection uses it any more */
 	free(r);
 }
 

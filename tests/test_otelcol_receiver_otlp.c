@@ -364,7 +364,7 @@ static void test_unsupported_refused(void **state)
 {
 	struct harness h;
 	harness_start(&h, "otelcol.receiver.otlp \"x\" {\n"
-			  "  grpc {\n    endpoint = \"127.0.0.1:0\"\n    tls {\n      cert_file = \"/c\"\n      "
+			  "  grpc {\n    endpoint = \"127.0.0.1:0\"\n    tls {\n      cert_pem = \"x\"\n      "
 			  "key_file = \"/k\"\n    }\n  }\n"
 			  "  output { }\n}\n");
 	enum component_health health;
