@@ -8,10 +8,16 @@ JSON line in OUT (unless --count-only), and can be told to misbehave through POS
   {"status": 500, "count": 2}                 answer 500 to the next 2 writes
   {"status": 400, "count": 1, "body": "out of order sample"}
   {"status": 429, "count": 1, "retry_after": "1"}
+  {"delay_ms": 300, "count": 50}              hold the next 50 writes 300 ms before answering
+  {"stall": true, "count": 1}                 read the next write and never answer it (the socket stays
+                                              open until the client gives up)
+Each entry is consumed by one write, in order. With --stamp every recorded line carries "recv", the
+receiver's clock (ms) when the write was decoded. GET /requests answers the last 1,000 writes as
+[[recv ms, status, samples], ...] (stalled ones with status 0), to check retry timing.
 GET /stats answers {"requests", "accepted", "series", "samples", "metadata", "wire_bytes",
 "raw_bytes", "by_status", "bad", "user_agents"}: wire_bytes counts the snappy bodies of accepted writes.
 
-Usage: prw_capture.py --port P [--out FILE] [--port-file F] [--count-only] [--any-agent]
+Usage: prw_capture.py --port P [--out FILE] [--port-file F] [--count-only] [--any-agent] [--stamp]
 Run it with Debian's /usr/bin/python3 (python3-protobuf, python3-snappy).
 """
 import argparse
@@ -19,6 +25,7 @@ import json
 import math
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import snappy
@@ -67,12 +74,14 @@ def fmt_value(v):
 
 
 class State:
-    def __init__(self, out, count_only, any_agent):
+    def __init__(self, out, count_only, any_agent, stamp=False):
         self.lock = threading.Lock()
         self.out = open(out, "a", buffering=1) if out else None
         self.count_only = count_only
         self.any_agent = any_agent
-        self.fail = []  # [(status, body, retry_after)], consumed in order
+        self.stamp = stamp
+        self.fail = []  # [(status, body, retry_after, delay_ms, stall)], consumed in order
+        self.requests = []  # [(recv ms, status, samples)], the last 1,000
         self.stats = {"requests": 0, "accepted": 0, "series": 0, "samples": 0, "metadata": 0, "wire_bytes": 0,
                       "raw_bytes": 0, "by_status": {}, "bad": 0, "user_agents": []}
 
@@ -95,7 +104,11 @@ class Handler(BaseHTTPRequestHandler):
             st.stats["by_status"][str(status)] = st.stats["by_status"].get(str(status), 0) + 1
 
     def do_GET(self):
-        if self.path == "/stats":
+        if self.path == "/requests":
+            with self.server.state.lock:
+                body = json.dumps(self.server.state.requests).encode()
+            self.answer(200, body)
+        elif self.path == "/stats":
             with self.server.state.lock:
                 body = json.dumps(self.server.state.stats).encode()
             self.answer(200, body)
@@ -113,7 +126,8 @@ class Handler(BaseHTTPRequestHandler):
         st = self.server.state
         with st.lock:
             for _ in range(c.get("count", 1)):
-                st.fail.append((c["status"], c.get("body", "failing"), c.get("retry_after")))
+                st.fail.append((c.get("status", 204), c.get("body", "failing"), c.get("retry_after"),
+                                c.get("delay_ms", 0), c.get("stall", False)))
         self.answer(200, b"ok")
 
     def check_headers(self):
@@ -151,16 +165,28 @@ class Handler(BaseHTTPRequestHandler):
             if ua not in st.stats["user_agents"]:
                 st.stats["user_agents"].append(ua)
             failing = st.fail.pop(0) if st.fail else None
-        if failing:
-            status, text, retry_after = failing
-            hdrs = [("Retry-After", retry_after)] if retry_after else []
-            return self.answer(status, text.encode(), hdrs)
         nsamples = sum(len(ts.samples) for ts in req.timeseries)
+        recv = int(time.time() * 1000)
+        if failing:
+            status, text, retry_after, delay_ms, stall = failing
+            if stall:
+                self.log_request_at(recv, 0, nsamples)
+                self.stall()
+                return None
+            if delay_ms:
+                time.sleep(delay_ms / 1000.0)
+            if status not in (200, 204):
+                self.log_request_at(recv, status, nsamples)
+                hdrs = [("Retry-After", retry_after)] if retry_after else []
+                return self.answer(status, text.encode(), hdrs)
         lines = []
         if not st.count_only:
             for ts in req.timeseries:
-                lines.append(json.dumps({"labels": [[l.name, l.value] for l in ts.labels],
-                                         "samples": [[s.timestamp, fmt_value(s.value)] for s in ts.samples]}))
+                rec = {"labels": [[l.name, l.value] for l in ts.labels],
+                       "samples": [[s.timestamp, fmt_value(s.value)] for s in ts.samples]}
+                if st.stamp:
+                    rec["recv"] = recv
+                lines.append(json.dumps(rec))
             for m in req.metadata:
                 lines.append(json.dumps({"metadata": m.metric_family_name, "type": TYPES[m.type] if m.type < 8 else m.type,
                                          "help": m.help, "unit": m.unit}))
@@ -173,7 +199,24 @@ class Handler(BaseHTTPRequestHandler):
             st.stats["metadata"] += len(req.metadata)
             st.stats["wire_bytes"] += len(body)
             st.stats["raw_bytes"] += len(raw)
+        self.log_request_at(recv, 204, nsamples)
         self.answer(204)
+
+    def log_request_at(self, recv, status, nsamples):
+        st = self.server.state
+        with st.lock:
+            st.requests.append((recv, status, nsamples))
+            del st.requests[:-1000]
+
+    def stall(self):
+        """Never answers: waits until the client closes the connection (or 10 minutes)."""
+        self.close_connection = True
+        self.connection.settimeout(600)
+        try:
+            while self.connection.recv(4096):
+                pass
+        except OSError:
+            pass
 
 
 def main():
@@ -183,10 +226,11 @@ def main():
     ap.add_argument("--port-file")
     ap.add_argument("--count-only", action="store_true")
     ap.add_argument("--any-agent", action="store_true", help="accept any User-Agent (Prometheus's own)")
+    ap.add_argument("--stamp", action="store_true", help='add "recv" (receiver ms) to every recorded line')
     args = ap.parse_args()
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     srv.daemon_threads = True
-    srv.state = State(args.out, args.count_only or not args.out, args.any_agent)
+    srv.state = State(args.out, args.count_only or not args.out, args.any_agent, args.stamp)
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as f:
             f.write(str(srv.server_address[1]))
