@@ -17,9 +17,11 @@
 # The receiver is tests/tools/prw_capture.py --stamp (python-protobuf + python-snappy, not solder's
 # code). Also checked: each series' new samples arrive in timestamp order (a resend after a crash
 # repeats older ones: those are duplicates, not disorder); counter values rise with timestamps; a
-# sample arrives twice only across a crash (two copies both received well inside one process's life
-# fail).
+# sample arrives twice only across a crash: each process runs with its own number in remote_write's
+# external_labels (added at send time, not stored in the WAL: tests/integration/lib/crash_loop.sh), and
+# two copies from one process fail (a scrape is never re-read, so no crash explains them).
 . "$(dirname "${BASH_SOURCE[0]}")/../integration/lib/common.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib/crash_loop.sh"
 PY=/usr/bin/python3
 WAL_DUMP=${TOOLS:-./build/tools}/wal_dump
 
@@ -36,7 +38,7 @@ run_metrics_crash() {
 		2>"$TMP/capture.err" &
 	PIDS+=($!)
 	wait_for 10 test -s "$TMP/target.port" && wait_for 10 test -s "$TMP/cap.port" || return 1
-	cat >"$TMP/metrics.alloy" <<CFG
+	cat >"$TMP/metrics.tmpl" <<CFG
 wal {
 	max_commit_delay = "2ms"
 }
@@ -48,6 +50,7 @@ prometheus.scrape "t" {
 	scrape_timeout  = "50ms"
 }
 prometheus.remote_write "out" {
+	external_labels = { proc = "@PROC@" }
 	endpoint {
 		url = "http://127.0.0.1:$(cat "$TMP/cap.port")/api/v1/write"
 		queue_config {
@@ -58,12 +61,15 @@ prometheus.remote_write "out" {
 	}
 }
 CFG
-	"$SOLDER" validate "$TMP/metrics.alloy" >/dev/null || { "$SOLDER" validate "$TMP/metrics.alloy"; return 1; }
+	local cfg
+	cfg=$(proc_config "$TMP/metrics.tmpl" 0)
+	"$SOLDER" validate "$cfg" >/dev/null || { "$SOLDER" validate "$cfg"; return 1; }
 	: >"$TMP/acked.txt"
 	: >"$TMP/kills.txt"
 	local kills=0 pid
-	for _ in $(seq 1 "$cycles"); do
-		"$SOLDER" run --server.http.listen-addr 127.0.0.1:0 --storage.path "$TMP/data" "$TMP/metrics.alloy" \
+	for i in $(seq 1 "$cycles"); do
+		cfg=$(proc_config "$TMP/metrics.tmpl" "$i")
+		"$SOLDER" run --server.http.listen-addr 127.0.0.1:0 --storage.path "$TMP/data" "$cfg" \
 			>/dev/null 2>>"$TMP/solder.err" &
 		pid=$!
 		sleep "0.$(( (RANDOM % 40) + 10 ))"   # 100..490 ms
@@ -73,14 +79,14 @@ CFG
 		"$WAL_DUMP" "$TMP/data" >>"$TMP/acked.txt" || { echo "wal_dump failed after kill $kills"; return 1; }
 	done
 	# A last clean run delivers whatever the WAL still holds; the checker waits for it.
-	"$SOLDER" run --server.http.listen-addr 127.0.0.1:0 --storage.path "$TMP/data" "$TMP/metrics.alloy" \
+	cfg=$(proc_config "$TMP/metrics.tmpl" final)
+	"$SOLDER" run --server.http.listen-addr 127.0.0.1:0 --storage.path "$TMP/data" "$cfg" \
 		>/dev/null 2>>"$TMP/solder.err" &
 	pid=$!
 	$PY - "$TMP/acked.txt" "$TMP/captured.jsonl" "$TMP/served.txt" "$TMP/kills.txt" <<'PYEOF'
 import json, sys, time
 acked_f, cap_f, served_f, kills_f = sys.argv[1:]
 kills = [int(x) for x in open(kills_f)]
-TOL = 250  # ms after a kill during which an arrival may still be the dead process's last request
 
 def norm(v):  # NaNs keep their bits (staleness markers); other values compare as floats
     return v if v.startswith("NaN") else repr(float(v))
@@ -91,13 +97,6 @@ for line in open(acked_f):
         _, _, _, ts, value, labels = line.rstrip("\n").split(" ", 5)
         acked.add((labels, int(ts), norm(value)))
 
-def epoch(t):  # index of the process lifetime that surely sent an arrival at t, or None when unsure
-    import bisect
-    i = bisect.bisect_right(kills, t)
-    if i > 0 and t - kills[i - 1] < TOL:
-        return None
-    return i
-
 deadline = time.time() + 60
 while True:
     got, first, problems, dups, bad_dups = {}, {}, [], 0, 0
@@ -106,18 +105,19 @@ while True:
         r = json.loads(line)
         if "labels" not in r:
             continue
-        labels = "{" + ",".join('%s="%s"' % (n, v) for n, v in r["labels"]) + "}"
+        proc = dict(r["labels"]).get("proc")
+        labels = "{" + ",".join('%s="%s"' % (n, v) for n, v in r["labels"] if n != "proc") + "}"
         for ts, v in r["samples"]:
             key = (labels, ts, norm(v))
             if key in got:
                 dups += 1
-                e1, e2 = got[key], epoch(r["recv"])
-                if e1 is not None and e1 == e2:
+                if proc in got[key]:
                     bad_dups += 1
                     if bad_dups <= 5:
-                        problems.append("duplicate inside one process: %s ts %d" % (labels, ts))
+                        problems.append("twice from process %s: %s ts %d" % (proc, labels, ts))
+                got[key].add(proc)
                 continue
-            got[key] = epoch(r["recv"])
+            got[key] = {proc}
             if ts <= last_ts.get(labels, -1):
                 problems.append("out of order: %s ts %d after %d" % (labels, ts, last_ts[labels]))
             last_ts[labels] = max(ts, last_ts.get(labels, -1))

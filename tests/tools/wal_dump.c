@@ -15,7 +15,8 @@
  *   S <stream> <seq> <ts_ms> <value %.17g, or NaN:<bits in hex>> <labels {a="b",...}>
  *   L <stream> <seq> <ts_ns> <labels> <line, with \n and \\ escaped>
  *   P <stream> <seq> <payload kind> <len>
- * and a header per stream "# stream <name> cursor <c> hwm <h>". Exit 0, or 2 on an I/O or decode error
+ * a header per stream "# stream <name> cursor <c> hwm <h>" and a trailer "# stream <name> frames past
+ * hwm <n>" (whole frames written but never committed). Exit 0, or 2 on an I/O or decode error
  * (an undecodable frame under the mark is itself a finding: the caller fails on it).
  */
 #include <dirent.h>
@@ -113,7 +114,7 @@ static int dump_frame(const char *stream, const struct segment_frame *f, void *d
 	return rc;
 }
 
-static int dump_segment(const char *path, const struct mark *m, void *dctx, struct batch *b)
+static int dump_segment(const char *path, const struct mark *m, void *dctx, struct batch *b, uint64_t *past)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -131,8 +132,10 @@ static int dump_segment(const char *path, const struct mark *m, void *dctx, stru
 		rc = segment_reader_next(&r, &f, &off);
 		if (rc != SEGMENT_FRAME)
 			break;
-		if (f.seq > m->hwm)
-			continue; /* never acknowledged */
+		if (f.seq > m->hwm) {
+			(*past)++; /* never acknowledged (recovery keeps it if whole: duplicates at most) */
+			continue;
+		}
 		rc = dump_frame(m->name, &f, dctx, b);
 		if (rc < 0) {
 			fprintf(stderr, "wal_dump: %s offset %" PRIu64 ": undecodable frame seq %" PRIu64 ": %s\n", path,
@@ -161,6 +164,7 @@ static int dump_stream(const char *dir, const struct mark *m, void *dctx, struct
 	DIR *d = opendir(sdir);
 	if (!d)
 		return 0;
+	uint64_t past = 0;
 	uint32_t *segnos = NULL;
 	size_t n = 0;
 	struct dirent *de;
@@ -182,9 +186,10 @@ static int dump_stream(const char *dir, const struct mark *m, void *dctx, struct
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char path[WAL_PATH_MAX];
 		segment_path(path, sizeof(path), sdir, segnos[i]);
-		rc = dump_segment(path, m, dctx, b);
+		rc = dump_segment(path, m, dctx, b, &past);
 	}
 	free(segnos);
+	printf("# stream %s frames past hwm %" PRIu64 "\n", m->name, past);
 	return rc;
 }
 
