@@ -71,7 +71,9 @@ CFG
 	cfg=$(proc_config "$TMP/journal.tmpl" 0)
 	"$SOLDER" validate "$cfg" >/dev/null || { "$SOLDER" validate "$cfg"; return 1; }
 	local kills=0 total=0 pid
+	loop_start
 	for i in $(seq 1 "$cycles"); do
+		loop_should_stop "$kills" && break
 		cfg=$(proc_config "$TMP/journal.tmpl" "$i")
 		"$SOLDER" run --server.http.listen-addr 127.0.0.1:0 --storage.path "$TMP/data" "$cfg" \
 			>/dev/null 2>>"$TMP/solder.err" &

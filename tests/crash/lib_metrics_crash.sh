@@ -67,7 +67,9 @@ CFG
 	: >"$TMP/acked.txt"
 	: >"$TMP/kills.txt"
 	local kills=0 pid
+	loop_start
 	for i in $(seq 1 "$cycles"); do
+		loop_should_stop "$kills" && break
 		cfg=$(proc_config "$TMP/metrics.tmpl" "$i")
 		"$SOLDER" run --server.http.listen-addr 127.0.0.1:0 --storage.path "$TMP/data" "$cfg" \
 			>/dev/null 2>>"$TMP/solder.err" &
