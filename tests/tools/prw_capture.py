@@ -20,12 +20,18 @@ It can also be told to misbehave through POST /control (JSON):
   {"status": 500, "count": 2}                 answer 500 to the next 2 writes
   {"status": 400, "count": 1, "body": "out of order sample"}
   {"status": 429, "count": 1, "retry_after": "1"}
+  {"delay_ms": 300, "count": 50}              hold the next 50 writes 300 ms before answering
+  {"stall": true, "count": 1}                 read the next write and never answer it (the socket stays
+                                              open until the client gives up)
+Each entry is consumed by one write, in order. With --stamp every recorded line carries "recv", the
+receiver's clock (ms) when the write was decoded. GET /requests answers the last 1,000 writes as
+[[recv ms, status, samples], ...] (stalled ones with status 0), to check retry timing.
 GET /stats answers {"requests", "accepted", "series", "samples", "metadata", "wire_bytes",
 "raw_bytes", "by_status", "bad", "user_agents", "v2": {"requests", "accepted", "refused", "samples",
 "series", "wire_bytes", "raw_bytes", "symbols"}}: wire_bytes counts the snappy bodies of accepted writes
 (of both versions; "v2" repeats the 2.0 part).
 
-Usage: prw_capture.py --port P [--out FILE] [--port-file F] [--count-only] [--any-agent]
+Usage: prw_capture.py --port P [--out FILE] [--port-file F] [--count-only] [--any-agent] [--stamp]
                       [--refuse-v2] [--no-written] [--written-short K] [--forward URL]
 Run it with Debian's /usr/bin/python3 (python3-protobuf, python3-snappy).
 """
@@ -34,6 +40,7 @@ import json
 import math
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -129,12 +136,14 @@ def decode_v2(req):
 
 
 class State:
-    def __init__(self, out, count_only, any_agent):
+    def __init__(self, out, count_only, any_agent, stamp=False):
         self.lock = threading.Lock()
         self.out = open(out, "a", buffering=1) if out else None
         self.count_only = count_only
         self.any_agent = any_agent
-        self.fail = []  # [(status, body, retry_after)], consumed in order
+        self.stamp = stamp
+        self.fail = []  # [(status, body, retry_after, delay_ms, stall)], consumed in order
+        self.requests = []  # [(recv ms, status, samples)], the last 1,000
         self.stats = {"requests": 0, "accepted": 0, "series": 0, "samples": 0, "metadata": 0, "wire_bytes": 0,
                       "raw_bytes": 0, "by_status": {}, "bad": 0, "user_agents": [],
                       "v2": {"requests": 0, "accepted": 0, "refused": 0, "samples": 0, "series": 0,
@@ -165,7 +174,11 @@ class Handler(BaseHTTPRequestHandler):
             st.stats["by_status"][str(status)] = st.stats["by_status"].get(str(status), 0) + 1
 
     def do_GET(self):
-        if self.path == "/stats":
+        if self.path == "/requests":
+            with self.server.state.lock:
+                body = json.dumps(self.server.state.requests).encode()
+            self.answer(200, body)
+        elif self.path == "/stats":
             with self.server.state.lock:
                 body = json.dumps(self.server.state.stats).encode()
             self.answer(200, body)
@@ -183,7 +196,8 @@ class Handler(BaseHTTPRequestHandler):
         st = self.server.state
         with st.lock:
             for _ in range(c.get("count", 1)):
-                st.fail.append((c["status"], c.get("body", "failing"), c.get("retry_after")))
+                st.fail.append((c.get("status", 204), c.get("body", "failing"), c.get("retry_after"),
+                                c.get("delay_ms", 0), c.get("stall", False)))
         self.answer(200, b"ok")
 
     def check_headers(self, v2):
@@ -247,16 +261,25 @@ class Handler(BaseHTTPRequestHandler):
             if ua not in st.stats["user_agents"]:
                 st.stats["user_agents"].append(ua)
             failing = st.fail.pop(0) if st.fail else None
+        nsamples = sum(len(samples) for _, samples, _ in series)
+        recv = int(time.time() * 1000)
         if failing:
-            status, text, retry_after = failing
-            hdrs = [("Retry-After", retry_after)] if retry_after else []
-            return self.answer(status, text.encode(), hdrs)
+            status, text, retry_after, delay_ms, stall = failing
+            if stall:
+                self.log_request_at(recv, 0, nsamples)
+                self.stall()
+                return None
+            if delay_ms:
+                time.sleep(delay_ms / 1000.0)
+            if status not in (200, 204):
+                self.log_request_at(recv, status, nsamples)
+                hdrs = [("Retry-After", retry_after)] if retry_after else []
+                return self.answer(status, text.encode(), hdrs)
         status, text = 204, b""
         if st.forward and not v2:
             status, text = self.forward_body(body)
             if status // 100 != 2:
                 return self.answer(status, text)
-        nsamples = sum(len(samples) for _, samples, _ in series)
         if st.dump_dir:
             with st.lock:
                 st.dumped += 1
@@ -267,6 +290,8 @@ class Handler(BaseHTTPRequestHandler):
         if not st.count_only:
             for labels, samples, md in series:
                 line = {"labels": labels, "samples": [[s.timestamp, fmt_value(s.value)] for s in samples]}
+                if st.stamp:
+                    line["recv"] = recv
                 if v2:
                     line["v"] = 2
                     line["series_metadata"] = md
@@ -296,7 +321,24 @@ class Handler(BaseHTTPRequestHandler):
             hdrs = [("X-Prometheus-Remote-Write-Samples-Written", str(max(nsamples - st.written_short, 0))),
                     ("X-Prometheus-Remote-Write-Histograms-Written", "0"),
                     ("X-Prometheus-Remote-Write-Exemplars-Written", "0")]
+        self.log_request_at(recv, status, nsamples)
         self.answer(status, text, hdrs)
+
+    def log_request_at(self, recv, status, nsamples):
+        st = self.server.state
+        with st.lock:
+            st.requests.append((recv, status, nsamples))
+            del st.requests[:-1000]
+
+    def stall(self):
+        """Never answers: waits until the client closes the connection (or 10 minutes)."""
+        self.close_connection = True
+        self.connection.settimeout(600)
+        try:
+            while self.connection.recv(4096):
+                pass
+        except OSError:
+            pass
 
 
 def main():
@@ -306,6 +348,7 @@ def main():
     ap.add_argument("--port-file")
     ap.add_argument("--count-only", action="store_true")
     ap.add_argument("--any-agent", action="store_true", help="accept any User-Agent (Prometheus's own)")
+    ap.add_argument("--stamp", action="store_true", help='add "recv" (receiver ms) to every recorded line')
     ap.add_argument("--refuse-v2", action="store_true", help="answer 415 to Remote Write 2.0 requests")
     ap.add_argument("--no-written", action="store_true", help="no *-Written headers in 2.0 answers")
     ap.add_argument("--written-short", type=int, default=0, help="report this many fewer samples written")
@@ -314,7 +357,7 @@ def main():
     args = ap.parse_args()
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     srv.daemon_threads = True
-    srv.state = State(args.out, args.count_only or not args.out, args.any_agent)
+    srv.state = State(args.out, args.count_only or not args.out, args.any_agent, args.stamp)
     srv.state.refuse_v2 = args.refuse_v2
     srv.state.no_written = args.no_written
     srv.state.written_short = args.written_short
