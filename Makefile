@@ -165,7 +165,7 @@ integration: all
 
 # The long suites stay out of CI.
 test-crash: all
-	@SOLDER_CRASH_CYCLES=5000 ./.ci/run-integration $(sort $(wildcard tests/crash/*.sh))
+	@SOLDER_CRASH_CYCLES=5000 SOLDER_SCRIPT_TIMEOUT=7200 ./.ci/run-integration $(sort $(wildcard tests/crash/*.sh))
 
 bench: all
 	@for b in $(sort $(wildcard bench/*/run)); do echo "== $$b"; $$b || exit 1; done
