@@ -353,7 +353,8 @@ static int put_raw(struct conv *c, const void *data, size_t n)
 static int put_varint(struct conv *c, uint64_t v)
 {
 	uint8_t b[10];
-	return put_raw(c, b, varint_encode(v, b));
+	size_t n = varint_encode(v, b);
+	return put_raw(c, b, n);
 }
 
 static int put_tag(struct conv *c, unsigned field, unsigned wire)
@@ -563,7 +564,7 @@ static int encode_value(struct conv *c, const ProtobufCFieldDescriptor *f, const
 			return fail(c, f, "expected an integer");
 		if (f->type == PROTOBUF_C_TYPE_SINT32 && ((int64_t)u > INT32_MAX || (int64_t)u < INT32_MIN))
 			return fail(c, f, "integer out of range");
-		return put_varint(c, (u << 1) ^ (uint64_t)((int64_t)u >> 63));
+		return put_varint(c, (u << 1) ^ (0 - (u >> 63))); /* zigzag, without a signed shift */
 	case PROTOBUF_C_TYPE_FIXED32:
 	case PROTOBUF_C_TYPE_SFIXED32:
 		if (json_int(v, f->type == PROTOBUF_C_TYPE_FIXED32, &u) ||

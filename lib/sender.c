@@ -117,7 +117,7 @@ static int parse_headers(const struct cfg_body *body, struct sender_config *cfg)
 	return 0;
 }
 
-static void parse_tls(const struct cfg_body *tls, struct sender_config *cfg)
+void sender_config_tls(const struct cfg_body *tls, struct sender_config *cfg)
 {
 	cfg->tls.ca_file = dup_or_null(cfg_string(tls, "ca_file"));
 	cfg->tls.cert_file = dup_or_null(cfg_string(tls, "cert_file"));
@@ -215,7 +215,7 @@ int sender_config_from_body(const struct cfg_body *body, struct sender_config *c
 	cur = 0;
 	const struct cfg_block *tls = cfg_next_block(body, "tls_config", &cur);
 	if (tls)
-		parse_tls(tls->body, cfg);
+		sender_config_tls(tls->body, cfg);
 	parse_auth(body, cfg);
 	return parse_headers(body, cfg);
 }

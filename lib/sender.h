@@ -72,6 +72,9 @@ struct sender_config {
  */
 int sender_config_from_body(const struct cfg_body *body, struct sender_config *cfg, char *err, size_t errlen);
 void sender_config_free(struct sender_config *cfg);
+/* Fills cfg->tls from a `tls_config`-shaped body (ca/cert/key files and PEMs, server_name, min_version,
+ * insecure_skip_verify); the OTel exporters' `tls` block uses the same names. */
+void sender_config_tls(const struct cfg_body *tls, struct sender_config *cfg);
 
 /*
  * Optional self-metrics — requests by status class and body bytes by endpoint; requests and bytes by

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/grow.h"
 #include "lib/proto/otlp/metrics_service.pb-c.h"
 #include "pipeline/arena.h"
 #include "pipeline/labels.h"
@@ -82,21 +83,6 @@ void otlp_prom_default_options(struct otlp_prom_options *o)
 {
 	*o = (struct otlp_prom_options){
 		.add_metric_suffixes = true, .include_target_info = true, .include_scope_labels = true};
-}
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap : 16;
-	while (n < need)
-		n *= 2;
-	void *q = realloc(*p, n * elem);
-	if (!q)
-		return -ENOMEM;
-	*p = q;
-	*cap = n;
-	return 0;
 }
 
 /*
@@ -180,7 +166,7 @@ static bool same(const char *a, size_t an, const char *b, size_t bn)
 /* Settles precedence and collisions of the sorted candidates into cv->common (joined values in cv->dp). */
 static int merge_cands(struct otlp_prom *cv, const struct cand *c, size_t n)
 {
-	if (grow((void **)&cv->common, &cv->cap_common, n + 1, sizeof(*cv->common)))
+	if (grow_array((void **)&cv->common, &cv->cap_common, n + 1, sizeof(*cv->common)))
 		return -ENOMEM;
 	cv->n_common = 0;
 	for (size_t i = 0; i < n;) {
@@ -222,7 +208,7 @@ static int merge_cands(struct otlp_prom *cv, const struct cand *c, size_t n)
 
 static int add_cand(struct otlp_prom *cv, struct cand x)
 {
-	if (grow((void **)&cv->cands, &cv->cap_cands, cv->n_cands + 1, sizeof(*cv->cands)))
+	if (grow_array((void **)&cv->cands, &cv->cap_cands, cv->n_cands + 1, sizeof(*cv->cands)))
 		return -ENOMEM;
 	cv->cands[cv->n_cands++] = x;
 	return 0;
@@ -279,7 +265,7 @@ static int emit(struct conv *x, const char *name, size_t name_len, const char *x
 	size_t ne = 1, o = 0, i = 0, e = 0;
 	if (xname)
 		extra[ne++] = (struct label){xname, xval, (uint32_t)strlen(xname), (uint32_t)strlen(xval)};
-	if (grow((void **)&cv->out, &cv->cap_out, cv->n_common + 2, sizeof(*cv->out)))
+	if (grow_array((void **)&cv->out, &cv->cap_out, cv->n_common + 2, sizeof(*cv->out)))
 		return -ENOMEM;
 	while (i < cv->n_common || e < ne) {
 		int c = e == ne		    ? -1
@@ -350,8 +336,8 @@ static const char **le_strings(struct otlp_prom *cv, const double *bounds, size_
 	if (cv->le_valid && n == cv->le_n && (!n || !memcmp(bounds, cv->le_bounds, n * sizeof(*bounds))))
 		return cv->le;
 	cv->le_valid = false;
-	if (grow((void **)&cv->le_bounds, &cv->cap_le_bounds, n + 1, sizeof(*cv->le_bounds)) ||
-	    grow((void **)&cv->le, &cv->cap_le, n + 1, sizeof(*cv->le)))
+	if (grow_array((void **)&cv->le_bounds, &cv->cap_le_bounds, n + 1, sizeof(*cv->le_bounds)) ||
+	    grow_array((void **)&cv->le, &cv->cap_le, n + 1, sizeof(*cv->le)))
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		char tmp[OTLP_PROM_FLOAT_MAX];
@@ -639,7 +625,7 @@ static int convert_resource(struct conv *x, const ResourceMetrics *rm)
 	KeyValue **attrs = rm->resource ? rm->resource->attributes : NULL;
 	size_t n = rm->resource ? rm->resource->n_attributes : 0;
 	int rc = job_instance(x, attrs, n);
-	if (rc == 0 && grow((void **)&cv->res, &cv->cap_res, n + 1, sizeof(*cv->res)))
+	if (rc == 0 && grow_array((void **)&cv->res, &cv->cap_res, n + 1, sizeof(*cv->res)))
 		rc = -ENOMEM;
 	cv->n_res = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {

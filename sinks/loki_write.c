@@ -28,6 +28,7 @@
 #include <snappy-c.h>
 
 #include "config/common_blocks.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/pbwire.h"
 #include "lib/sender.h"
@@ -69,21 +70,6 @@ struct loki_encoder {
 	struct loki_request *reqs;
 	size_t cap_reqs;
 };
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap : 16;
-	while (n < need)
-		n *= 2;
-	void *q = realloc(*p, n * elem);
-	if (!q)
-		return -ENOMEM;
-	*p = q;
-	*cap = n;
-	return 0;
-}
 
 static int label_cmp(const void *a, const void *b)
 {
@@ -209,7 +195,7 @@ static uint32_t tenant_index(struct loki_encoder *e, const struct labels *ls)
 	for (size_t i = 0; i < e->ntenants; i++)
 		if (strcmp(e->tenants[i], name) == 0)
 			return (uint32_t)i;
-	if (grow((void **)&e->tenants, &e->cap_tenants, e->ntenants + 1, sizeof(*e->tenants)) < 0)
+	if (grow_array((void **)&e->tenants, &e->cap_tenants, e->ntenants + 1, sizeof(*e->tenants)) < 0)
 		return NONE;
 	e->tenants[e->ntenants] = name;
 	return (uint32_t)e->ntenants++;
@@ -219,7 +205,7 @@ static uint32_t tenant_index(struct loki_encoder *e, const struct labels *ls)
 static int stream_text(struct loki_encoder *e, struct stream *st)
 {
 	const struct labels *ls = &st->labels;
-	if (grow((void **)&e->merged, &e->cap_merged, ls->n + e->next, sizeof(*e->merged)) < 0)
+	if (grow_array((void **)&e->merged, &e->cap_merged, ls->n + e->next, sizeof(*e->merged)) < 0)
 		return -ENOMEM;
 	uint32_t n = 0, i = 0, j = 0;
 	while (i < ls->n || j < e->next) {
@@ -236,7 +222,7 @@ static int stream_text(struct loki_encoder *e, struct stream *st)
 		return 0; /* no labels left: the caller skips the stream */
 	struct labels merged = { e->merged, n, 0 };
 	size_t need = labels_format(&merged, NULL, 0);
-	if (grow((void **)&e->text, &e->text_cap, e->text_len + need + 1, 1) < 0)
+	if (grow_array((void **)&e->text, &e->text_cap, e->text_len + need + 1, 1) < 0)
 		return -ENOMEM;
 	labels_format(&merged, e->text + e->text_len, need + 1);
 	st->text_len = need;
@@ -254,7 +240,7 @@ static int find_stream(struct loki_encoder *e, const struct labels *ls, uint32_t
 			return 0;
 		}
 	}
-	if (grow((void **)&e->streams, &e->cap_streams, e->nstreams + 1, sizeof(*e->streams)) < 0)
+	if (grow_array((void **)&e->streams, &e->cap_streams, e->nstreams + 1, sizeof(*e->streams)) < 0)
 		return -ENOMEM;
 	struct stream *st = &e->streams[e->nstreams];
 	memset(st, 0, sizeof(*st));
@@ -276,8 +262,8 @@ static int prepare(struct loki_encoder *e, const struct batch *b)
 	size_t want = 16;
 	while (want < b->n_records * 2)
 		want *= 2;
-	if (grow((void **)&e->next_rec, &e->cap_recs, b->n_records, sizeof(*e->next_rec)) < 0 ||
-	    grow((void **)&e->entry_size, &e->cap_sizes, b->n_records, sizeof(*e->entry_size)) < 0)
+	if (grow_array((void **)&e->next_rec, &e->cap_recs, b->n_records, sizeof(*e->next_rec)) < 0 ||
+	    grow_array((void **)&e->entry_size, &e->cap_sizes, b->n_records, sizeof(*e->entry_size)) < 0)
 		return -ENOMEM;
 	if (want > e->table_cap) {
 		free(e->table);
@@ -343,7 +329,7 @@ static int compress_requests(struct loki_encoder *e)
 	size_t need = 0;
 	for (size_t t = 0; t < e->ntenants; t++)
 		need += snappy_max_compressed_length(e->reqs[t].raw_len);
-	if (grow((void **)&e->wire, &e->wire_cap, need, 1) < 0)
+	if (grow_array((void **)&e->wire, &e->wire_cap, need, 1) < 0)
 		return -ENOMEM;
 	size_t off = 0;
 	for (size_t t = 0; t < e->ntenants; t++) {
@@ -373,8 +359,8 @@ int loki_encoder_run(struct loki_encoder *e, const struct batch *b, const struct
 		else
 			*skipped += st->nentries;
 	}
-	if (grow((void **)&e->raw, &e->raw_cap, total ? total : 1, 1) < 0 ||
-	    grow((void **)&e->reqs, &e->cap_reqs, e->ntenants ? e->ntenants : 1, sizeof(*e->reqs)) < 0)
+	if (grow_array((void **)&e->raw, &e->raw_cap, total ? total : 1, 1) < 0 ||
+	    grow_array((void **)&e->reqs, &e->cap_reqs, e->ntenants ? e->ntenants : 1, sizeof(*e->reqs)) < 0)
 		return -ENOMEM;
 	size_t off = 0, n = 0;
 	for (uint32_t t = 0; t < e->ntenants; t++) {

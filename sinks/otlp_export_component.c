@@ -48,11 +48,6 @@ static const struct cfg_body *client_body(const struct cfg_body *args)
 	return b ? b->body : NULL;
 }
 
-static char *dup_or_null(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
 /* OTel's "1.2" → the sender's "TLS12". */
 static char *tls_version(const char *v)
 {
@@ -63,17 +58,12 @@ static char *tls_version(const char *v)
 	return strdup(out);
 }
 
+/* The OTel `tls` block has the sender's names; only min_version is written "1.2" rather than "TLS12". */
 static void parse_otel_tls(const struct cfg_body *tls, struct sender_config *cfg)
 {
-	cfg->tls.ca_file = dup_or_null(cfg_string(tls, "ca_file"));
-	cfg->tls.cert_file = dup_or_null(cfg_string(tls, "cert_file"));
-	cfg->tls.key_file = dup_or_null(cfg_string(tls, "key_file"));
-	cfg->tls.ca_pem = dup_or_null(cfg_string(tls, "ca_pem"));
-	cfg->tls.cert_pem = dup_or_null(cfg_string(tls, "cert_pem"));
-	cfg->tls.key_pem = dup_or_null(cfg_string(tls, "key_pem"));
-	cfg->tls.server_name = dup_or_null(cfg_string(tls, "server_name"));
+	sender_config_tls(tls, cfg);
+	free(cfg->tls.min_version);
 	cfg->tls.min_version = tls_version(cfg_string(tls, "min_version"));
-	cfg->tls.insecure_skip_verify = cfg_bool(tls, "insecure_skip_verify", false);
 }
 
 /* "host:port" → "<scheme>://host:port"; URLs with a scheme stay as they are. */

@@ -20,6 +20,7 @@
  * puts each series' metadata in the series itself, as the 2.0 spec has it.
  */
 #include "sinks/prometheus_remote_write.h"
+#include "lib/grow.h"
 #include "lib/pbwire.h"
 
 #include <errno.h>
@@ -113,21 +114,6 @@ struct prw_encoder {
 	struct run2 *runs;
 	size_t cap_runs;
 };
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap : 16;
-	while (n < need)
-		n *= 2;
-	void *q = realloc(*p, n * elem);
-	if (!q)
-		return -ENOMEM;
-	*p = q;
-	*cap = n;
-	return 0;
-}
 
 static int label_cmp(const void *a, const void *b)
 {
@@ -283,7 +269,7 @@ static uint8_t *put_meta(uint8_t *p, const struct metric_meta *m)
 static int series_labels(struct prw_encoder *e, struct series *s)
 {
 	const struct labels *ls = &s->labels;
-	if (grow((void **)&e->lab, &e->cap_lab, e->nlab + ls->n + e->next, sizeof(*e->lab)) < 0)
+	if (grow_array((void **)&e->lab, &e->cap_lab, e->nlab + ls->n + e->next, sizeof(*e->lab)) < 0)
 		return -ENOMEM;
 	s->lab_off = (uint32_t)e->nlab;
 	uint32_t i = 0, j = 0;
@@ -342,7 +328,7 @@ static int find_series(struct prw_encoder *e, const struct labels *ls, uint32_t 
 			return 0;
 		}
 	}
-	if (grow((void **)&e->series, &e->cap_series, e->nseries + 1, sizeof(*e->series)) < 0)
+	if (grow_array((void **)&e->series, &e->cap_series, e->nseries + 1, sizeof(*e->series)) < 0)
 		return -ENOMEM;
 	struct series *s = &e->series[e->nseries];
 	memset(s, 0, sizeof(*s));
@@ -366,9 +352,9 @@ static int reset(struct prw_encoder *e, const struct batch *b)
 	size_t want = 16;
 	while (want < b->n_records * 2)
 		want *= 2;
-	if (grow((void **)&e->next_rec, &e->cap_recs, b->n_records, sizeof(*e->next_rec)) < 0 ||
-	    grow((void **)&e->order, &e->cap_order, b->n_records ? b->n_records : 1, sizeof(*e->order)) < 0 ||
-	    grow((void **)&e->meta_seen, &e->cap_meta_seen, b->n_metas ? b->n_metas : 1, sizeof(*e->meta_seen)) < 0)
+	if (grow_array((void **)&e->next_rec, &e->cap_recs, b->n_records, sizeof(*e->next_rec)) < 0 ||
+	    grow_array((void **)&e->order, &e->cap_order, b->n_records ? b->n_records : 1, sizeof(*e->order)) < 0 ||
+	    grow_array((void **)&e->meta_seen, &e->cap_meta_seen, b->n_metas ? b->n_metas : 1, sizeof(*e->meta_seen)) < 0)
 		return -ENOMEM;
 	memset(e->meta_seen, 0, e->cap_meta_seen * sizeof(*e->meta_seen));
 	if (want > e->table_cap) {
@@ -469,7 +455,7 @@ int prw_encoder_prepare(struct prw_encoder *e, const struct batch *b, int64_t no
 	int rc = reset(e, b);
 	if (rc < 0 || (rc = group(e, b, now_ms, st)) < 0)
 		return rc;
-	if (grow((void **)&e->sorted, &e->cap_sorted, e->nseries ? e->nseries : 1, sizeof(*e->sorted)) < 0)
+	if (grow_array((void **)&e->sorted, &e->cap_sorted, e->nseries ? e->nseries : 1, sizeof(*e->sorted)) < 0)
 		return -ENOMEM;
 	size_t nsend = 0;
 	for (uint32_t si = 0; si < e->nseries; si++) {
@@ -495,7 +481,7 @@ int prw_encoder_prepare(struct prw_encoder *e, const struct batch *b, int64_t no
 	st->series = nsend;
 	st->samples = e->norder;
 	st->requests = (e->norder + e->max_samples - 1) / e->max_samples;
-	if (grow((void **)&e->metas, &e->cap_metas, e->nseries ? e->nseries : 1, sizeof(*e->metas)) < 0)
+	if (grow_array((void **)&e->metas, &e->cap_metas, e->nseries ? e->nseries : 1, sizeof(*e->metas)) < 0)
 		return -ENOMEM;
 	collect_metas(e);
 	return (int)st->requests;
@@ -513,7 +499,7 @@ static const struct metric_meta *series_meta(const struct prw_encoder *e, const 
 /* Snappy-compresses e->raw[0..raw_len) into e->wire and fills out's buffers. */
 static int compress_body(struct prw_encoder *e, size_t raw_len, struct prw_request *out)
 {
-	if (grow((void **)&e->wire, &e->wire_cap, snappy_max_compressed_length(raw_len), 1) < 0)
+	if (grow_array((void **)&e->wire, &e->wire_cap, snappy_max_compressed_length(raw_len), 1) < 0)
 		return -ENOMEM;
 	size_t len = snappy_max_compressed_length(raw_len);
 	if (snappy_compress((const char *)e->raw, raw_len, (char *)e->wire, &len) != SNAPPY_OK)
@@ -643,7 +629,7 @@ int prw_encoder_request(struct prw_encoder *e, size_t i, struct prw_request *out
 		total += pbwire_field_len(meta_size(e->metas[m]));
 	for (size_t k = from; k < to; k = end)
 		total += pbwire_field_len(run_size(e, k, to, &end));
-	if (grow((void **)&e->raw, &e->raw_cap, total ? total : 1, 1) < 0)
+	if (grow_array((void **)&e->raw, &e->raw_cap, total ? total : 1, 1) < 0)
 		return -ENOMEM;
 	uint8_t *p = e->raw;
 	for (size_t k = from; k < to; k = end) {
@@ -693,9 +679,9 @@ static int v2_reserve(struct prw_encoder *e, size_t from, size_t to)
 	size_t nsyms = 1 + nrefs + 2 * nruns, want = 16;
 	while (want < nsyms * 2)
 		want *= 2;
-	if (grow((void **)&e->syms, &e->cap_syms, nsyms, sizeof(*e->syms)) < 0 ||
-	    grow((void **)&e->refs, &e->cap_refs, nrefs ? nrefs : 1, sizeof(*e->refs)) < 0 ||
-	    grow((void **)&e->runs, &e->cap_runs, nruns ? nruns : 1, sizeof(*e->runs)) < 0)
+	if (grow_array((void **)&e->syms, &e->cap_syms, nsyms, sizeof(*e->syms)) < 0 ||
+	    grow_array((void **)&e->refs, &e->cap_refs, nrefs ? nrefs : 1, sizeof(*e->refs)) < 0 ||
+	    grow_array((void **)&e->runs, &e->cap_runs, nruns ? nruns : 1, sizeof(*e->runs)) < 0)
 		return -ENOMEM;
 	if (want > e->symtab_cap) {
 		free(e->symtab);
@@ -795,7 +781,7 @@ int prw_encoder_request_v2(struct prw_encoder *e, size_t i, struct prw_request *
 	}
 	for (size_t y = 0; y < e->nsyms; y++)
 		total += pbwire_field_len(e->syms[y].len);
-	if (grow((void **)&e->raw, &e->raw_cap, total ? total : 1, 1) < 0)
+	if (grow_array((void **)&e->raw, &e->raw_cap, total ? total : 1, 1) < 0)
 		return -ENOMEM;
 	uint8_t *p = e->raw;
 	for (size_t y = 0; y < e->nsyms; y++)

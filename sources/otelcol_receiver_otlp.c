@@ -29,6 +29,7 @@
 #include "lib/httpserver.h"
 #include "lib/log.h"
 #include "lib/otlp.h"
+#include "lib/metrics.h"
 #include "lib/tlsconn.h"
 #include "pipeline/component.h"
 
@@ -150,6 +151,7 @@ struct otlp_receiver {
 	char *grpc_endpoint;
 	struct grpcserver *grpc;
 	struct tlsconn_server *grpc_tls; /* NULL: h2c; freed after the server stops */
+	struct metric_family *fam_tls_fail; /* solder_otlp_receiver_tls_handshake_failures_total, or NULL */
 
 	bool http_on, cors_on;
 	struct httpserver_options http_opts;
@@ -422,6 +424,26 @@ static int refuse(struct otlp_receiver *r, const char *what)
  * arguments GnuTLS priorities do not map one to one (cipher_suites, curve_preferences,
  * reload_interval, the system CA pool) are refused rather than ignored.
  */
+
+static double tls_failures(void *arg)
+{
+	const struct otlp_receiver *r = arg;
+	return (double)tlsconn_server_failures(r->grpc_tls);
+}
+
+/* Failed handshakes (no h2, a bad or missing client certificate, a timeout, plain h2c on the TLS port). */
+static void tls_metrics_init(struct otlp_receiver *r)
+{
+	struct metrics_registry *reg = component_metrics(r->c);
+	if (!reg)
+		return;
+	r->fam_tls_fail = metrics_counter_family(reg, "solder_otlp_receiver_tls_handshake_failures_total",
+						 "gRPC connections closed because their TLS handshake failed.",
+						 "component_id", METRICS_END);
+	if (r->fam_tls_fail)
+		metrics_callback_child(r->fam_tls_fail, tls_failures, r, component_id(r->c));
+}
+
 static int config_grpc_tls(struct otlp_receiver *r, const struct cfg_body *tls)
 {
 	static const char *const unsupported[] = {"ca_file", "ca_pem", "cert_pem", "key_pem", "cipher_suites",
@@ -456,6 +478,7 @@ static int config_grpc_tls(struct otlp_receiver *r, const struct cfg_body *tls)
 		return rc;
 	}
 	r->grpc_opts.tls = r->grpc_tls;
+	tls_metrics_init(r);
 	return 0;
 }
 
@@ -669,6 +692,10 @@ static void otlp_destroy(void *state)
 	free(r->http_endpoint);
 	free(r->tls_cert);
 	free(r->tls_key);
+	if (r->fam_tls_fail) { /* before the server it reads goes */
+		metrics_family_remove_by_label(r->fam_tls_fail, "component_id", component_id(r->c));
+		metrics_family_unregister(r->fam_tls_fail);
+	}
 	tlsconn_server_free(r->grpc_tls); /* after otlp_stop: no connection uses it any more */
 	free(r);
 }

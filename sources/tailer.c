@@ -335,7 +335,9 @@ int tailer_watch_dir(struct tailer *t, const char *dir)
 	char *d = strdup(dir);
 	if (!d)
 		return -ENOMEM;
-	t->watches[t->n_watches++] = (struct watch){wd, d};
+	struct watch *w = &t->watches[t->n_watches++];
+	w->wd = wd;
+	w->dir = d; /* owned by the watch from here */
 	index_put(t, t->n_watches - 1);
 	return 0;
 }

@@ -60,6 +60,8 @@ check "grpcio over TLS: OK" [ "$(py_send "$G" py-tls secure)" = OK ]
 check "grpcio over TLS: the span arrives intact" wait_for 5 grep -q 'name="py-tls" trace_id=000102030405060708090a0b0c0d0e0f span_id=0001020304050607 .*attrs={py.client="grpcio"}' "$OUT"
 r=$(py_send "$G" py-clear insecure); check "a cleartext client is refused ($r)" [ "$r" = UNAVAILABLE ]
 check "the refused handshake is logged" wait_for 5 grep -q 'msg="TLS handshake failed"' "$TMP/solder.err"
+check "and counted in solder_otlp_receiver_tls_handshake_failures_total" sh -c \
+	"curl -sf http://127.0.0.1:$PORT/metrics | grep -q '^solder_otlp_receiver_tls_handshake_failures_total{component_id=\"otelcol.receiver.otlp.[a-z_]*\"} [1-9]'"
 check "nothing from the cleartext client arrives" sh -c "! grep -q py-clear '$OUT'"
 check "grpcio over TLS still OK after it" [ "$(py_send "$G" py-tls-2 secure)" = OK ]
 check "the second span arrives" wait_for 5 grep -q 'name="py-tls-2"' "$OUT"
