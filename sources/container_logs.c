@@ -347,14 +347,21 @@ static int build_sets(struct cl *cl, struct cl_file *cf, const char *const kv[12
  * A live file with no stored position, found at start-up by an agent that ran before: kubelet may
  * have created and rotated it while solder was down. Its rotated siblings (plain or compressed) last
  * written after solder's last commit are read first, oldest first.
+ *
+ * "Last commit" is when positions were committed, not when the worker had seen every directory event
+ * that came before: under load a new pod's first file can be written, rotated and then missed by an
+ * agent killed before it drained inotify (a 1,000-cycle SIGKILL loop lost the first two lines of one
+ * container that way with a 2 s margin). The margin is therefore generous: a sibling read again is a
+ * duplicate after a crash, one never read is a loss.
  */
+#define MISSED_SLACK_S 120
 static void queue_missed(struct cl *cl, struct tail_file *f, const char *cdir, const char *name)
 {
 	DIR *d = opendir(cdir);
 	char *names[16];
 	size_t n = 0, nlen = strlen(name);
 	struct dirent *de;
-	int64_t since_s = tail_source_last_alive(cl->ts) / 1000000000LL - 2;
+	int64_t since_s = tail_source_last_alive(cl->ts) / 1000000000LL - MISSED_SLACK_S;
 	while (d && (de = readdir(d)) && n < 16) {
 		char p[PATH_MAX];
 		struct stat st;
