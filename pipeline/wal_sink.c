@@ -348,3 +348,56 @@ void wal_sink_free(struct wal_sink *s)
 	pthread_cond_destroy(&s->wake);
 	free(s);
 }
+
+/* ---- what the sinks with `endpoint` blocks share at create ---- */
+
+/* FNV-1a: fixed here (not a hash the project may tune) because WAL stream names derive from it. */
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (; s && *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+const char *wal_sink_lane_name(const struct cfg_body *endpoint, size_t nendpoints, char *buf, size_t len)
+{
+	const char *name = cfg_string(endpoint, "name");
+	if (name && *name) {
+		snprintf(buf, len, "%s", name);
+		return buf;
+	}
+	if (nendpoints == 1)
+		return NULL;
+	snprintf(buf, len, "url-%016llx", (unsigned long long)fnv1a(cfg_string(endpoint, "url")));
+	return buf;
+}
+
+static int label_name_cmp(const void *a, const void *b)
+{
+	const struct label *x = a, *y = b;
+	return labels_strcmp(x->name, x->name_len, y->name, y->name_len);
+}
+
+int wal_sink_external_labels(const struct cfg_body *args, struct label **out, uint32_t *n)
+{
+	const struct value *m = cfg_get(args, "external_labels");
+	size_t cap = m && m->kind == VAL_OBJECT ? m->object.n : 0;
+	*n = 0;
+	if (!(*out = calloc(cap ? cap : 1, sizeof(**out))))
+		return -ENOMEM;
+	for (size_t i = 0; i < cap; i++) {
+		const struct value_field *f = &m->object.fields[i];
+		if (f->value.kind != VAL_STRING || !f->value.str.len)
+			continue;
+		struct label *l = &(*out)[(*n)++];
+		l->name = strdup(f->key);
+		l->value = strndup(f->value.str.s, f->value.str.len);
+		if (!l->name || !l->value)
+			return -ENOMEM;
+		l->name_len = (uint32_t)strlen(f->key);
+		l->value_len = (uint32_t)f->value.str.len;
+	}
+	qsort(*out, *n, sizeof(**out), label_name_cmp);
+	return 0;
+}

@@ -67,6 +67,16 @@ int wal_sink_export(struct component *c, const struct wal_sink_lane *lanes, size
 		    const struct wal_sink_lane_ops *ops, const struct wal_sink_options *opts, struct wal_sink **out);
 /* Starts s; for a sink without lanes (s NULL) says in its health that `what` is accepted and dropped. */
 int wal_sink_start_or_idle(struct component *c, struct wal_sink *s, const char *what);
+/*
+ * The WAL lane name of one of a sink's nendpoints `endpoint` blocks: its `name`; else NULL when it is
+ * the only endpoint; else "url-<FNV-1a of its url>", stable across restarts and reordering, so a restarted
+ * agent finds each endpoint's backlog and cursor again. Written into buf.
+ */
+const char *wal_sink_lane_name(const struct cfg_body *endpoint, size_t nendpoints, char *buf, size_t len);
+/* `external_labels` of args as a malloc'd label array sorted by name (empty values mean "no label" and are
+ * left out; each name and value malloc'd). *n is set even on -ENOMEM, so the caller frees what was made. */
+int wal_sink_external_labels(const struct cfg_body *args, struct label **out, uint32_t *n);
+
 /* The receiver push: encode, append to every lane, wait until durable. */
 int wal_sink_push(void *sink, struct batch *b, unsigned flags);
 /* (NULL: nothing.) Stops accepting, lets lanes deliver until deadline_ns (CLOCK_MONOTONIC), then stops them; what is

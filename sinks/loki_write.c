@@ -467,57 +467,6 @@ static enum wal_sink_result lw_deliver(void *arg, struct batch *b, struct wal_si
 
 static const struct wal_sink_lane_ops lane_ops = { .deliver = lw_deliver };
 
-/* external_labels as a sorted label array owned by lw. */
-static int parse_external(struct loki_write *lw, const struct cfg_body *args)
-{
-	const struct value *m = cfg_get(args, "external_labels");
-	size_t n = m && m->kind == VAL_OBJECT ? m->object.n : 0;
-	lw->external = calloc(n ? n : 1, sizeof(*lw->external));
-	if (!lw->external)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		const struct value_field *f = &m->object.fields[i];
-		if (f->value.kind != VAL_STRING || !f->value.str.len)
-			continue; /* an empty value means "no label", as in Prometheus */
-		struct label *l = &lw->external[lw->next++];
-		l->name = strdup(f->key);
-		l->value = strndup(f->value.str.s, f->value.str.len);
-		if (!l->name || !l->value)
-			return -ENOMEM;
-		l->name_len = (uint32_t)strlen(f->key);
-		l->value_len = (uint32_t)f->value.str.len;
-	}
-	qsort(lw->external, lw->next, sizeof(*lw->external), label_cmp);
-	return 0;
-}
-
-/* FNV-1a: fixed here (not a hash the project may tune) because WAL stream names derive from it. */
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 14695981039346656037ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-/*
- * The endpoint's WAL stream name (after the component id): its `name`; else nothing when it is the
- * only endpoint; else "url-<FNV-1a of the URL>", stable across restarts and reordering, so a
- * restarted agent finds each endpoint's backlog and cursor again.
- */
-static const char *lane_name(struct lw_endpoint *ep, const struct cfg_body *body, size_t nendpoints)
-{
-	const char *name = cfg_string(body, "name");
-	if (name && *name) {
-		snprintf(ep->lane_name, sizeof(ep->lane_name), "%s", name);
-		return ep->lane_name;
-	}
-	if (nendpoints == 1)
-		return NULL;
-	snprintf(ep->lane_name, sizeof(ep->lane_name), "url-%016llx", (unsigned long long)fnv1a(cfg_string(body, "url")));
-	return ep->lane_name;
-}
-
 static int endpoint_init(struct loki_write *lw, struct lw_endpoint *ep, const struct cfg_body *body)
 {
 	struct sender_config cfg;
@@ -579,14 +528,14 @@ static int lw_create(struct component *c, const struct cfg_body *args, void **st
 		lw->neps++;
 	lw->eps = calloc(lw->neps ? lw->neps : 1, sizeof(*lw->eps));
 	lanes = calloc(lw->neps ? lw->neps : 1, sizeof(*lanes));
-	if (!lw->eps || !lanes || (rc = parse_external(lw, args)) < 0)
+	if (!lw->eps || !lanes || (rc = wal_sink_external_labels(args, &lw->external, &lw->next)) < 0)
 		goto fail;
 	cur = 0;
 	for (size_t i = 0; i < lw->neps; i++) {
 		const struct cfg_block *blk = cfg_next_block(args, "endpoint", &cur);
 		if ((rc = endpoint_init(lw, &lw->eps[i], blk->body)) < 0)
 			goto fail;
-		lanes[i] = (struct wal_sink_lane){ lane_name(&lw->eps[i], blk->body, lw->neps), &lw->eps[i], &lw->eps[i].opts };
+		lanes[i] = (struct wal_sink_lane){ wal_sink_lane_name(blk->body, lw->neps, lw->eps[i].lane_name, sizeof(lw->eps[i].lane_name)), &lw->eps[i], &lw->eps[i].opts };
 	}
 	if ((rc = wal_sink_export(c, lanes, lw->neps, &lane_ops, lw->neps ? &lw->eps[0].opts : NULL, &lw->sink)) < 0)
 		goto fail;

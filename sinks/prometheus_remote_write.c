@@ -52,12 +52,6 @@
 /* Bound on what one delivery merges, whatever max_samples_per_send says: memory stays bounded. */
 #define MAX_DELIVERY_BYTES (64u << 20)
 
-static int label_cmp(const void *a, const void *b)
-{
-	const struct label *x = a, *y = b;
-	return labels_strcmp(x->name, x->name_len, y->name, y->name_len);
-}
-
 struct rw_endpoint {
 	struct component *c;
 	struct sender *sender;
@@ -234,53 +228,6 @@ static enum wal_sink_result rw_deliver(void *arg, struct batch *b, struct wal_si
 
 static const struct wal_sink_lane_ops lane_ops = { .deliver = rw_deliver };
 
-/* external_labels as a sorted label array owned by rw (empty values mean "no label"). */
-static int parse_external(struct remote_write *rw, const struct cfg_body *args)
-{
-	const struct value *m = cfg_get(args, "external_labels");
-	size_t n = m && m->kind == VAL_OBJECT ? m->object.n : 0;
-	rw->external = calloc(n ? n : 1, sizeof(*rw->external));
-	if (!rw->external)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		const struct value_field *f = &m->object.fields[i];
-		if (f->value.kind != VAL_STRING || !f->value.str.len)
-			continue;
-		struct label *l = &rw->external[rw->next++];
-		l->name = strdup(f->key);
-		l->value = strndup(f->value.str.s, f->value.str.len);
-		if (!l->name || !l->value)
-			return -ENOMEM;
-		l->name_len = (uint32_t)strlen(f->key);
-		l->value_len = (uint32_t)f->value.str.len;
-	}
-	qsort(rw->external, rw->next, sizeof(*rw->external), label_cmp);
-	return 0;
-}
-
-/* FNV-1a: fixed here because WAL stream names derive from it. */
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 14695981039346656037ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-/* The endpoint's WAL stream name, as loki.write picks it: `name`, else none when alone, else url-<hash>. */
-static const char *lane_name(struct rw_endpoint *ep, const struct cfg_body *body, size_t nendpoints)
-{
-	const char *name = cfg_string(body, "name");
-	if (name && *name) {
-		snprintf(ep->lane_name, sizeof(ep->lane_name), "%s", name);
-		return ep->lane_name;
-	}
-	if (nendpoints == 1)
-		return NULL;
-	snprintf(ep->lane_name, sizeof(ep->lane_name), "url-%016llx", (unsigned long long)fnv1a(cfg_string(body, "url")));
-	return ep->lane_name;
-}
-
 /* What the endpoint asks for that solder does not do: refused at create rather than ignored. */
 const char *prw_endpoint_unsupported(const struct cfg_body *body)
 {
@@ -406,14 +353,14 @@ static int rw_create(struct component *c, const struct cfg_body *args, void **st
 		rw->neps++;
 	rw->eps = calloc(rw->neps ? rw->neps : 1, sizeof(*rw->eps));
 	lanes = calloc(rw->neps ? rw->neps : 1, sizeof(*lanes));
-	if (!rw->eps || !lanes || (rc = parse_external(rw, args)) < 0)
+	if (!rw->eps || !lanes || (rc = wal_sink_external_labels(args, &rw->external, &rw->next)) < 0)
 		goto fail;
 	cur = 0;
 	for (size_t i = 0; i < rw->neps; i++) {
 		const struct cfg_block *blk = cfg_next_block(args, "endpoint", &cur);
 		if ((rc = endpoint_init(rw, &rw->eps[i], blk->body)) < 0)
 			goto fail;
-		lanes[i] = (struct wal_sink_lane){ lane_name(&rw->eps[i], blk->body, rw->neps), &rw->eps[i], &rw->eps[i].opts };
+		lanes[i] = (struct wal_sink_lane){ wal_sink_lane_name(blk->body, rw->neps, rw->eps[i].lane_name, sizeof(rw->eps[i].lane_name)), &rw->eps[i], &rw->eps[i].opts };
 	}
 	if ((rc = wal_sink_export(c, lanes, rw->neps, &lane_ops, rw->neps ? &rw->eps[0].opts : NULL, &rw->sink)) < 0)
 		goto fail;
