@@ -629,29 +629,9 @@ static int encode_value(struct conv *c, const ProtobufCFieldDescriptor *f, const
 	return fail(c, f, "unsupported type");
 }
 
-static unsigned wire_type(ProtobufCType t)
-{
-	switch (t) {
-	case PROTOBUF_C_TYPE_FIXED32:
-	case PROTOBUF_C_TYPE_SFIXED32:
-	case PROTOBUF_C_TYPE_FLOAT:
-		return 5;
-	case PROTOBUF_C_TYPE_FIXED64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return 1;
-	case PROTOBUF_C_TYPE_STRING:
-	case PROTOBUF_C_TYPE_BYTES:
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return 2;
-	default:
-		return 0;
-	}
-}
-
 static int encode_field(struct conv *c, const ProtobufCFieldDescriptor *f, const json_t *v, int depth)
 {
-	unsigned wt = wire_type(f->type);
+	unsigned wt = scalar_wire(f->type);
 	int rc;
 	if (f->label != PROTOBUF_C_LABEL_REPEATED) {
 		rc = put_tag(c, f->id, wt);
